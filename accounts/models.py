@@ -1,0 +1,439 @@
+"""The ground of the portal: customers, users, memberships and hosting accounts.
+
+This module imports no other app of the project.
+"""
+
+import hashlib
+import hmac
+import re
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin
+
+SERVER_NAME_RE = re.compile(r"^[a-z]{2}-\d{2}-srv-\d{4}$")
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create(email, password, **extra)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person with a login. Users are never deleted (U4); their status says what they may do."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        UNVERIFIED = "unverified", _("unverified")
+        INACTIVE = "inactive", _("inactive")
+
+    email = models.EmailField(_("e-mail address"), unique=True)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    # Derived from status in the database itself, so Django's auth (which filters on
+    # is_active) and the policy can never disagree with it (U6, S6).
+    is_active = models.GeneratedField(
+        expression=Q(status="active"),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="en"
+    )
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    last_activity = models.DateTimeField(_("last activity"), null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(models.functions.Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self):
+        return self.first_name or self.email
+
+
+class NumberSequence(models.Model):
+    """A counter that only ever goes up: customer numbers are never reused."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_value = models.PositiveBigIntegerField()
+
+    def __str__(self):
+        return f"{self.name}={self.last_value}"
+
+
+class CustomerQuerySet(models.QuerySet):
+    def main_accounts(self):
+        return self.filter(parent__isnull=True)
+
+
+class Customer(models.Model):
+    """The tenant: a contract partner with a customer number.
+
+    A customer may be a main account with sub-accounts, one level only (C1).
+    """
+
+    number = models.PositiveIntegerField(_("customer number"), unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("account e-mail"), blank=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("main account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_accounts",
+    )
+    requires_two_factor = models.BooleanField(
+        _("require two-factor sign-in for everyone acting for this customer"), default=False
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="customer_not_own_parent"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.display_number})"
+
+    def get_absolute_url(self):
+        return reverse("portal:dashboard", kwargs={"customer": self.number})
+
+    @property
+    def display_number(self) -> str:
+        return f"K-{self.number}"
+
+    @property
+    def is_sub_account(self) -> bool:
+        return self.parent_id is not None
+
+    @staticmethod
+    def parse_number(text: str) -> int | None:
+        """Read a customer number as people type it: ``K-100231``, ``k100231`` or ``100231``."""
+        match = re.fullmatch(r"\s*[Kk]?-?\s*(\d{1,9})\s*", text or "")
+        return int(match.group(1)) if match else None
+
+    def clean(self):
+        super().clean()
+        if self.parent_id is not None:
+            if self.parent_id == self.pk:
+                raise ValidationError({"parent": _("A customer cannot be its own main account.")})
+            if self.parent.parent_id is not None:
+                raise ValidationError(
+                    {"parent": _("A sub-account cannot have sub-accounts of its own (C1).")}
+                )
+            if self.pk and self.sub_accounts.exists():
+                raise ValidationError(
+                    {"parent": _("A main account cannot become a sub-account (C1).")}
+                )
+
+
+class CustomerGroup(models.Model):
+    """The django-guardian group through which a customer holds object permissions."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="group_link")
+    group = models.OneToOneField(Group, on_delete=models.PROTECT, related_name="customer_link")
+
+    def __str__(self):
+        return str(self.group)
+
+
+class Membership(models.Model):
+    """A user's membership in a customer with the permission set of U3 (owner has all)."""
+
+    PERMISSION_FIELDS = (
+        "can_view_products",
+        "can_change_dns",
+        "can_view_invoices",
+        "can_manage_contacts",
+        "can_manage_users",
+        "can_manage_delegations",
+        "can_open_tickets",
+        "can_see_all_tickets",
+    )
+    NOTIFICATION_FIELDS = ("notify_invoices", "notify_orders", "notify_support")
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="memberships")
+    is_owner = models.BooleanField(_("owner"), default=False)
+    can_view_products = models.BooleanField(_("view products and services"), default=True)
+    can_change_dns = models.BooleanField(_("change domain and DNS settings"), default=False)
+    can_view_invoices = models.BooleanField(_("view and pay invoices"), default=False)
+    can_manage_contacts = models.BooleanField(_("manage contacts"), default=False)
+    can_manage_users = models.BooleanField(_("manage users"), default=False)
+    can_manage_delegations = models.BooleanField(_("manage delegations"), default=False)
+    can_open_tickets = models.BooleanField(_("open tickets"), default=True)
+    can_see_all_tickets = models.BooleanField(
+        _("see all of the organisation's tickets (manager)"), default=False
+    )
+    notify_invoices = models.BooleanField(_("invoices and payment reminders"), default=False)
+    notify_orders = models.BooleanField(_("orders and access data"), default=False)
+    notify_support = models.BooleanField(_("support"), default=True)
+    restricted_to_accounts = models.BooleanField(
+        _("only chosen hosting accounts"),
+        default=False,
+        help_text=_("When on, product permissions apply only to the hosting accounts chosen."),
+    )
+    created_at = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="membership_unique"),
+        ]
+        indexes = [models.Index(fields=["customer", "user"])]
+
+    def __str__(self):
+        return f"{self.user} @ {self.customer}"
+
+    def has_flag(self, field: str) -> bool:
+        return self.is_owner or bool(getattr(self, field))
+
+    def permission_labels(self) -> list[str]:
+        if self.is_owner:
+            return [str(_("owner (all permissions)"))]
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in self.PERMISSION_FIELDS
+            if getattr(self, name)
+        ]
+
+
+class HostingAccountQuerySet(models.QuerySet):
+    def for_customer(self, customer):
+        return self.filter(customer=customer)
+
+
+class HostingAccount(models.Model):
+    """One product of a customer: a webhosting package, a server or a domain. The unit of delegation."""
+
+    class Kind(models.TextChoices):
+        PACKAGE = "package", _("webhosting package")
+        SERVER = "server", _("server")
+        DOMAIN = "domain", _("domain")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        SUSPENDED = "suspended", _("suspended")
+        CANCELLED = "cancelled", _("cancelled")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="hosting_accounts"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=253)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    # Package settings (A2)
+    php_version = models.CharField(_("PHP version"), max_length=8, blank=True)
+    storage_gb = models.PositiveIntegerField(_("storage (GB)"), null=True, blank=True)
+    # Server addresses (A3)
+    ipv4 = models.GenericIPAddressField(_("IPv4 address"), protocol="IPv4", null=True, blank=True)
+    ipv6 = models.GenericIPAddressField(_("IPv6 address"), protocol="IPv6", null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = HostingAccountQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("hosting account")
+        verbose_name_plural = _("hosting accounts")
+        ordering = ["kind", "name"]
+        permissions = [("manage_hostingaccount", "Can manage this hosting account")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "name"], name="hostingaccount_kind_name_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "kind", "name"])]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse(
+            "portal:account_detail",
+            kwargs={"customer": self.customer.number, "account": self.pk},
+        )
+
+    def clean(self):
+        super().clean()
+        if self.kind == self.Kind.SERVER and not SERVER_NAME_RE.match(self.name or ""):
+            raise ValidationError({"name": _("Server names look like de-01-srv-0042.")})
+
+
+server_name_validator = RegexValidator(SERVER_NAME_RE, _("Server names look like de-01-srv-0042."))
+
+
+class AuditEvent(models.Model):
+    """An append-only record of who did what, for which customer, when and from where (S27).
+
+    Never holds a token or a password.
+    """
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("who"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    action = models.CharField(_("what"), max_length=64, db_index=True)
+    summary = models.CharField(_("details"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    request_id = models.CharField(_("request"), max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "-at"])]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class BackupCodeDevice(ThrottlingMixin, Device):
+    """One-time backup codes, stored only as keyed hashes (S13).
+
+    django-otp's static device keeps its tokens in plain text; this one keeps an HMAC of
+    each code and compares in constant time.
+    """
+
+    class Meta:
+        verbose_name = _("backup code set")
+
+    def get_throttle_factor(self):
+        return 1
+
+    def verify_token(self, token):
+        verify_allowed, _data = self.verify_is_allowed()
+        if not verify_allowed:
+            return False
+        digest = hash_secret(normalise_code(token))
+        match = None
+        for code in self.codes.filter(used_at__isnull=True):
+            if hmac.compare_digest(code.code_hash, digest):
+                match = code
+        if match is None:
+            self.throttle_increment()
+            return False
+        # Single use even when two requests race: only one conditional update wins.
+        used = BackupCode.objects.filter(pk=match.pk, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        if not used:
+            self.throttle_increment()
+            return False
+        self.throttle_reset()
+        return True
+
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"backup code of {self.device_id}"
+
+
+def normalise_code(token: str) -> str:
+    return "".join(ch for ch in (token or "").lower() if ch.isalnum())
+
+
+def hash_secret(value: str) -> str:
+    """Keyed SHA-256 of a one-time secret (backup codes, keys, tokens) for storage."""
+    key = ("portal-secret-hash:" + settings.SECRET_KEY).encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+class UserSession(models.Model):
+    """A signed-in session of a user, so that sessions can be listed and ended (S5, S15)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="portal_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_seen"])]
+
+    def __str__(self):
+        return f"session of {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,80 @@
+"""Request guards: session lifetime and revocation (S5, S15), no-store on signed-in pages
+(S16), and the redirect to two-factor where a customer requires it (U1)."""
+
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import UserSession
+from portal.policy import TwoFactorRequired
+
+LOGIN_AT = "portal_login_at"
+
+
+class SessionGuardMiddleware:
+    """Ends a session that was revoked server-side, is past its absolute lifetime, or whose
+    user may no longer sign in."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = uuid.uuid4().hex
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            if not self._still_valid(request, user):
+                logout(request)
+                return redirect(settings.LOGIN_URL)
+        return self.get_response(request)
+
+    def _still_valid(self, request, user) -> bool:
+        if not user.is_active:
+            return False
+        started = request.session.get(LOGIN_AT)
+        if started is None or time.time() - started > settings.SESSION_ABSOLUTE_SECONDS:
+            return False
+        key = request.session.session_key
+        now = timezone.now()
+        row = UserSession.objects.filter(session_key=key, user=user).only("last_seen").first()
+        if row is None:
+            return False
+        idle = (now - row.last_seen).total_seconds()
+        if idle > settings.SESSION_IDLE_SECONDS:
+            UserSession.objects.filter(pk=row.pk).delete()
+            return False
+        if idle > 60:
+            UserSession.objects.filter(pk=row.pk).update(last_seen=now)
+        return True
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, TwoFactorRequired):
+            user = request.user
+            has_device = any(True for _ in _confirmed_devices(user))
+            target = "accounts:otp_verify" if has_device else "accounts:two_factor_setup"
+            return redirect(f"{reverse(target)}?next={request.path}")
+        return None
+
+
+def _confirmed_devices(user):
+    from django_otp import devices_for_user
+
+    return devices_for_user(user, confirmed=True)
+
+
+class NoStoreMiddleware:
+    """Signed-in pages and token pages are never cached by browsers or proxies (S16, S11)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated) or getattr(request, "no_store", False):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,375 @@
+"""The one access policy of the portal.
+
+Every view asks this module whether the signed-in user may do something, and nothing
+else in the portal consults memberships, main-account links, grants or django-guardian.
+Each decision comes with a reason ("member with manage contacts", "via main account
+K-100231", "grant #42 until 2027-01-31"), so that the access overview can explain
+exactly what the portal enforces.
+
+Answers to views: an object the user cannot see at all is a 404, an object the user
+can see but not act on in that way is a 403 (STYLE.md, "Authorisation: one policy").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Cast
+from django.http import Http404
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from guardian.models import GroupObjectPermission
+from guardian.shortcuts import get_objects_for_group, get_objects_for_user
+
+from accounts.models import Customer, CustomerGroup, HostingAccount, Membership, User
+from delegation.models import Grant
+
+MANAGE_ACCOUNT_PERM = "accounts.manage_hostingaccount"
+
+
+class Action(StrEnum):
+    """What someone wants to do. Customer-wide actions map to a membership flag (U3)."""
+
+    VIEW_CUSTOMER = "view_customer"  # see the customer's dashboard at all
+    VIEW_PRODUCTS = "view_products"
+    CHANGE_DNS = "change_dns"
+    VIEW_INVOICES = "view_invoices"
+    MANAGE_CONTACTS = "manage_contacts"
+    MANAGE_USERS = "manage_users"
+    MANAGE_DELEGATIONS = "manage_delegations"
+    OPEN_TICKETS = "open_tickets"
+    SEE_ALL_TICKETS = "see_all_tickets"
+    MANAGE_SUB_ACCOUNTS = "manage_sub_accounts"
+    CUSTOMER_SETTINGS = "customer_settings"
+    # Per hosting account
+    VIEW_ACCOUNT = "view_account"
+    CHANGE_ACCOUNT = "change_account"
+
+
+# Which membership flag each customer-wide action needs. None: any membership will do.
+# Owner-only actions map to "is_owner".
+ACTION_FLAGS: dict[Action, str | None] = {
+    Action.VIEW_CUSTOMER: None,
+    Action.VIEW_PRODUCTS: "can_view_products",
+    Action.CHANGE_DNS: "can_change_dns",
+    Action.VIEW_INVOICES: "can_view_invoices",
+    Action.MANAGE_CONTACTS: "can_manage_contacts",
+    Action.MANAGE_USERS: "can_manage_users",
+    Action.MANAGE_DELEGATIONS: "can_manage_delegations",
+    Action.OPEN_TICKETS: "can_open_tickets",
+    Action.SEE_ALL_TICKETS: "can_see_all_tickets",
+    Action.MANAGE_SUB_ACCOUNTS: "is_owner",
+    Action.CUSTOMER_SETTINGS: "is_owner",
+    Action.VIEW_ACCOUNT: "can_view_products",
+    Action.CHANGE_ACCOUNT: "can_change_dns",
+}
+
+
+class Via(StrEnum):
+    MEMBERSHIP = "membership"
+    MAIN_ACCOUNT = "main_account"
+    GRANT = "grant"
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a user reaches a customer (or one of its hosting accounts), and why."""
+
+    via: Via
+    customer: Customer
+    membership: Membership | None = None
+    grant: Grant | None = None
+
+    @property
+    def reason(self) -> str:
+        if self.via == Via.MEMBERSHIP:
+            return _("member of %(customer)s") % {"customer": self.customer.display_number}
+        if self.via == Via.MAIN_ACCOUNT:
+            return _("via main account %(main)s") % {
+                "main": self.membership.customer.display_number
+            }
+        if self.grant.ends_at:
+            return _("grant #%(id)s until %(end)s") % {
+                "id": self.grant.pk,
+                "end": formats.date_format(timezone.localtime(self.grant.ends_at), "DATE_FORMAT"),
+            }
+        return _("grant #%(id)s, no end date") % {"id": self.grant.pk}
+
+    def allows(self, action: Action) -> bool:
+        if self.via == Via.GRANT:
+            # A delegate may view and change the granted accounts and open tickets about
+            # them; nothing customer-wide (D4, D5).
+            return action in (Action.VIEW_ACCOUNT, Action.CHANGE_ACCOUNT, Action.OPEN_TICKETS)
+        flag = ACTION_FLAGS[action]
+        if flag is None:
+            return True
+        if flag == "is_owner":
+            return self.membership.is_owner
+        return self.membership.has_flag(flag)
+
+
+class TwoFactorRequired(PermissionDenied):
+    """The customer requires two-factor sign-in and this session has not done it (U1)."""
+
+    def __init__(self, customer: Customer):
+        super().__init__("two-factor required")
+        self.customer = customer
+
+
+# --- who a user is -----------------------------------------------------------------
+
+
+def user_may_act(user) -> bool:
+    """Only signed-in, active users act for anyone (U6, S6): inactive and unverified never."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and getattr(user, "status", None) == User.Status.ACTIVE
+    )
+
+
+def _is_verified(user) -> bool:
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
+
+
+def _memberships(user) -> dict[int, Membership]:
+    """The user's memberships by customer id, loaded once per request."""
+    cache = getattr(user, "_policy_memberships", None)
+    if cache is None:
+        cache = {
+            m.customer_id: m
+            for m in Membership.objects.filter(user=user).select_related("customer")
+        }
+        user._policy_memberships = cache
+    return cache
+
+
+def forget(user) -> None:
+    """Drop what this module cached on the user object (after membership changes)."""
+    for attr in ("_policy_memberships",):
+        if hasattr(user, attr):
+            delattr(user, attr)
+
+
+# --- customers ---------------------------------------------------------------------
+
+
+def customer_access(user, customer: Customer) -> Access | None:
+    """How the user acts in this customer: own membership first, else the main account's (C3)."""
+    if not user_may_act(user):
+        return None
+    memberships = _memberships(user)
+    own = memberships.get(customer.pk)
+    if own is not None:
+        return Access(Via.MEMBERSHIP, customer, membership=own)
+    if customer.parent_id is not None:
+        main = memberships.get(customer.parent_id)
+        if main is not None:
+            return Access(Via.MAIN_ACCOUNT, customer, membership=main)
+    return None
+
+
+def requires_two_factor(customer: Customer) -> bool:
+    if customer.requires_two_factor:
+        return True
+    parent = customer.parent if customer.parent_id else None
+    return bool(parent and parent.requires_two_factor)
+
+
+def can(user, action: Action, customer: Customer) -> bool:
+    access = customer_access(user, customer)
+    return bool(access and access.allows(action))
+
+
+def actable_customers(user) -> list[Customer]:
+    """Every customer the user may act in, for the account switcher: own memberships and
+    the sub-accounts of main accounts they belong to (C3)."""
+    if not user_may_act(user):
+        return []
+    memberships = _memberships(user)
+    customers = {m.customer_id: m.customer for m in memberships.values()}
+    main_ids = [cid for cid, m in memberships.items() if m.customer.parent_id is None]
+    if main_ids:
+        for sub in Customer.objects.filter(parent_id__in=main_ids):
+            customers.setdefault(sub.pk, sub)
+    return sorted(customers.values(), key=lambda c: (c.name.lower(), c.number))
+
+
+def get_customer_for(request, number: int, action: Action = Action.VIEW_CUSTOMER) -> Customer:
+    """The customer named in the URL if the user may do ``action`` in it.
+
+    404 when the user has no access to the customer at all, 403 when they have access but
+    not this permission. Raises TwoFactorRequired where the customer demands two-factor.
+    """
+    customer = Customer.objects.select_related("parent").filter(number=number).first()
+    if customer is None:
+        raise Http404
+    access = customer_access(request.user, customer)
+    if access is None:
+        raise Http404
+    if requires_two_factor(customer) and not _is_verified(request.user):
+        raise TwoFactorRequired(customer)
+    if not access.allows(action):
+        raise PermissionDenied
+    request.access = access
+    return customer
+
+
+# --- hosting accounts --------------------------------------------------------------
+
+
+def customer_group(customer: Customer):
+    """The guardian group of a customer, created on first use."""
+    from django.contrib.auth.models import Group
+
+    link = CustomerGroup.objects.select_related("group").filter(customer=customer).first()
+    if link:
+        return link.group
+    group, _created = Group.objects.get_or_create(name=f"customer-{customer.number}")
+    CustomerGroup.objects.get_or_create(customer=customer, defaults={"group": group})
+    return group
+
+
+def _member_restricted_ids(user, membership: Membership) -> set[int]:
+    accounts = get_objects_for_user(
+        user,
+        MANAGE_ACCOUNT_PERM,
+        klass=HostingAccount.objects.filter(customer_id=membership.customer_id),
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+    return set(accounts.values_list("pk", flat=True))
+
+
+def _delegate_grants(user, account: HostingAccount) -> list[Grant]:
+    """Live grants through which the user's agencies manage this account (D4)."""
+    agency_ids = [
+        cid for cid, m in _memberships(user).items() if m.has_flag("can_manage_delegations")
+    ]
+    if not agency_ids:
+        return []
+    grants = list(
+        Grant.objects.live()
+        .filter(agency_id__in=agency_ids, accounts=account, grantor_id=account.customer_id)
+        .select_related("agency")
+    )
+    # The guardian row is the object permission; liveness is checked on top, so a stale
+    # row never lets anyone in (S5, S6).
+    return [
+        g
+        for g in grants
+        if account.pk
+        in set(
+            get_objects_for_group(
+                customer_group(g.agency),
+                MANAGE_ACCOUNT_PERM,
+                klass=HostingAccount.objects.filter(pk=account.pk),
+                accept_global_perms=False,
+            ).values_list("pk", flat=True)
+        )
+    ]
+
+
+def account_access(user, account: HostingAccount) -> Access | None:
+    """How the user reaches one hosting account: membership (possibly restricted to chosen
+    accounts), main account, or a live grant."""
+    access = customer_access(user, account.customer)
+    if access is not None:
+        membership = access.membership
+        if (
+            access.via == Via.MEMBERSHIP
+            and membership.restricted_to_accounts
+            and not membership.is_owner
+            and account.pk not in _member_restricted_ids(user, membership)
+        ):
+            access = None
+        if access is not None:
+            return access
+    if not user_may_act(user):
+        return None
+    grants = _delegate_grants(user, account)
+    if grants:
+        return Access(Via.GRANT, account.customer, grant=grants[0])
+    return None
+
+
+def get_account_for(
+    request, customer: Customer | int, account_id: int, action: Action = Action.VIEW_ACCOUNT
+) -> HostingAccount:
+    """A hosting account under its customer's path, if the user may do ``action`` on it.
+
+    Delegates reach a grantor's account under the grantor's path and nothing else there.
+    """
+    number = customer.number if isinstance(customer, Customer) else customer
+    account = (
+        HostingAccount.objects.select_related("customer", "customer__parent")
+        .filter(pk=account_id, customer__number=number)
+        .first()
+    )
+    if account is None:
+        raise Http404
+    access = account_access(request.user, account)
+    if access is None:
+        raise Http404
+    if access.via != Via.GRANT and requires_two_factor(account.customer):
+        if not _is_verified(request.user):
+            raise TwoFactorRequired(account.customer)
+    if not access.allows(action):
+        raise PermissionDenied
+    request.access = access
+    return account
+
+
+def visible_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
+    """The customer's own hosting accounts the user may see (not delegated ones)."""
+    access = customer_access(user, customer)
+    qs = HostingAccount.objects.filter(customer=customer).select_related("customer")
+    if access is None or not access.allows(Action.VIEW_PRODUCTS):
+        return qs.none()
+    membership = access.membership
+    if (
+        access.via == Via.MEMBERSHIP
+        and membership.restricted_to_accounts
+        and not membership.is_owner
+    ):
+        return qs.filter(pk__in=_member_restricted_ids(user, membership))
+    return qs
+
+
+def _agency_permitted(agency_id) -> QuerySet:
+    """Ids of hosting accounts on which the agency's guardian group holds the manage
+    permission: one subquery on guardian's table, no content-type round trips."""
+    return GroupObjectPermission.objects.filter(
+        group__customer_link__customer_id=agency_id,
+        permission__codename="manage_hostingaccount",
+        permission__content_type__app_label="accounts",
+        content_type__app_label="accounts",
+        content_type__model="hostingaccount",
+    ).values("object_pk")
+
+
+def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
+    """Hosting accounts other customers have granted to ``agency``, for users of the agency
+    allowed to manage delegations (D4), annotated with the grant and its end."""
+    access = customer_access(user, agency)
+    if access is None or access.via != Via.MEMBERSHIP:
+        return HostingAccount.objects.none()
+    if not access.allows(Action.MANAGE_DELEGATIONS):
+        return HostingAccount.objects.none()
+    live = Grant.objects.live().filter(
+        agency=agency, accounts=OuterRef("pk"), grantor=OuterRef("customer")
+    )
+    return (
+        HostingAccount.objects.annotate(pk_text=Cast("pk", CharField()))
+        .filter(Exists(live), pk_text__in=_agency_permitted(agency.pk))
+        .annotate(
+            grant_id=Subquery(live.order_by("-ends_at").values("pk")[:1]),
+            grant_ends_at=Subquery(live.order_by("-ends_at").values("ends_at")[:1]),
+        )
+        .select_related("customer")
+    )

@@ -1,0 +1,69 @@
+"""The customer's dashboard, hosting-account pages, the account switcher and language."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import check_for_language
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from accounts.models import User
+from portal import policy
+from portal.policy import Action
+
+
+@login_required
+def home(request):
+    """Where sign-in lands: straight to the only customer, or the account switcher (U2)."""
+    customers = policy.actable_customers(request.user)
+    if len(customers) == 1:
+        return redirect(customers[0].get_absolute_url())
+    return render(request, "portal/switcher.html", {"customers": customers})
+
+
+@login_required
+def dashboard(request, customer):
+    """The current customer's hosting accounts; for agencies also the accounts delegated
+    to them (D4); for main accounts a line about sub-accounts (C3)."""
+    customer = policy.get_customer_for(request, customer, Action.VIEW_CUSTOMER)
+    accounts = policy.visible_accounts(request.user, customer).order_by("kind", "name")
+    page = Paginator(accounts, 25).get_page(request.GET.get("page"))
+    delegated = policy.delegated_accounts(request.user, customer).order_by("customer__name", "name")
+    delegated_page = Paginator(delegated, 25).get_page(request.GET.get("dpage"))
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "customer": customer,
+            "page": page,
+            "delegated_page": delegated_page,
+            "can_view_products": request.access.allows(Action.VIEW_PRODUCTS),
+            "sub_account_count": customer.sub_accounts.count() if not customer.parent_id else 0,
+        },
+    )
+
+
+@login_required
+def account_detail(request, customer, account):
+    """One hosting account, for members allowed to view products and for delegates."""
+    account = policy.get_account_for(request, customer, account, Action.VIEW_ACCOUNT)
+    return render(
+        request,
+        "portal/account_detail.html",
+        {
+            "account": account,
+            "customer": account.customer,
+            "access": request.access,
+            "can_change": request.access.allows(Action.CHANGE_ACCOUNT),
+        },
+    )
+
+
+@require_POST
+def set_language(request):
+    """Switch the language and remember it for the signed-in user."""
+    language = request.POST.get("language", "")
+    user = request.user
+    if user.is_authenticated and check_for_language(language):
+        User.objects.filter(pk=user.pk).update(language=language)
+    return django_set_language(request)
