@@ -19,8 +19,9 @@ apt:
 # Reinstalled only when requirements.lock is newer than the stamp.
 $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "pip: installing requirements.lock into $(VENV)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@echo "pip: installing requirements.lock into $(VENV) (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install --disable-pip-version-check -r requirements.lock >$(VENV)/pip.log 2>&1 \
+		|| { tail -n 40 $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 # The demo on SQLite (no DATABASE_URL/REDIS_URL: Celery runs tasks in-process).

@@ -24,7 +24,7 @@ export DJANGO_ALLOW_ASYNC_UNSAFE=true
 read -r -a pytest_args <<<"${PYTEST_ARGS:-}"
 
 lint() {
-    ruff check . && ruff format --check .
+    ruff check --output-format=concise . && ruff format --check .
 }
 
 messages() {
