@@ -25,7 +25,7 @@ def flush_outbox() -> int:
     return sent
 
 
-@shared_task
+@shared_task(ignore_result=False)
 def ping() -> str:
     """A round trip through the broker, used by the health check and the tests."""
     return "pong"

@@ -30,7 +30,23 @@ def _isolated_settings(settings, tmp_path):
     settings.AXES_ENABLED = True
     from django.core.cache import cache
 
+    from portal.celery import app
+
     cache.clear()
+    # Celery reads its configuration once: set eagerness on the app itself.
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager
+
+
+@pytest.fixture
+def real_celery(celery_worker, settings):
+    """Tasks go through Redis to the real worker process for this test."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    celery_worker.app.conf.task_always_eager = False
+    yield celery_worker
+    celery_worker.app.conf.task_always_eager = True
 
 
 @pytest.fixture
