@@ -684,8 +684,9 @@ def contacts_for_new_customer(
             **technical,
         )
         contact_make_primary(contact=technical_contact, actor=actor, request=request, by_staff=True)
-        technical_contact.refresh_from_db()
         created.append(technical_contact)
+    for contact in created:
+        contact.refresh_from_db()
     return created
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 
 from accounts.audit import audit
 from contacts import selectors, services
@@ -340,7 +340,9 @@ def email_confirm(request):
     voided — gets the same answer, and failures are limited per IP (S8)."""
     request.no_store = True
     limit = {"group": CONFIRM_LIMIT_GROUP, "key": "ip", "rate": settings.WRONG_KEY_LIMIT}
-    if is_ratelimited(request, increment=False, **limit):
+    usage = get_usage(request, increment=False, **limit)
+    # Blocked once the failures reached the limit (and when the cache cannot count).
+    if usage is not None and (usage["should_limit"] or usage["count"] >= usage["limit"]):
         response = render(request, "429.html", status=429)
         response["Referrer-Policy"] = "same-origin"
         return response
@@ -356,7 +358,7 @@ def email_confirm(request):
             response = render(request, "contacts/email_confirmed.html", {"contact": contact})
             response["Referrer-Policy"] = "same-origin"
             return response
-        is_ratelimited(request, increment=True, **limit)
+        get_usage(request, increment=True, **limit)
         audit("contact.email_confirm_failed", request=request)
         form = ConfirmForm()
         status = 400
