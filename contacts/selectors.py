@@ -74,11 +74,39 @@ def recipients_for(customer: Customer, category: str) -> list[str]:
         .filter(customer=customer, **{switch: True})
         .order_by("-is_primary", "name", "pk")
     )
-    for contact_type in ROUTES[category]:
-        chosen = [c for c in contacts if contact_type in c.types]
-        if chosen:
-            return _unique(c.email for c in chosen)
+    chosen = _route(contacts, category)
+    if chosen:
+        return _unique(c.email for c in chosen)
     return _unique([customer.email])
+
+
+def _route(contacts: list[Contact], category: str) -> list[Contact]:
+    """The contacts (already filtered to usable ones) a category goes to; [] = fallback."""
+    usable = [
+        c
+        for c in contacts
+        if c.email and not c.is_domain and not c.is_archived and c.wants(category)
+    ]
+    for contact_type in ROUTES[category]:
+        chosen = [c for c in usable if contact_type in c.types]
+        if chosen:
+            return chosen
+    return []
+
+
+def routing_overview(customer: Customer) -> tuple[dict[int, list[str]], list[str]]:
+    """K5 for the contacts page: which categories each contact gets right now, and which
+    fall back to the account e-mail. The same rules as ``recipients_for``; one query."""
+    contacts = list(Contact.objects.active().confirmed().not_domain().filter(customer=customer))
+    per_contact: dict[int, list[str]] = {}
+    fallback: list[str] = []
+    for category in Category:
+        chosen = _route(contacts, category)
+        if not chosen:
+            fallback.append(category)
+        for contact in chosen:
+            per_contact.setdefault(contact.pk, []).append(category)
+    return per_contact, fallback
 
 
 def _unique(addresses) -> list[str]:

@@ -24,7 +24,7 @@ from contacts.forms import (
     PhonePasswordForm,
     RegisterExtractForm,
 )
-from contacts.models import Contact, ContactSettings, RegisterExtract
+from contacts.models import Category, Contact, ContactSettings, RegisterExtract
 from portal import policy
 from portal.policy import Action
 
@@ -40,6 +40,19 @@ def _apply_errors(form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+def _refused(request, customer, exc: ValidationError, attempted: str, contact=None) -> None:
+    """Record a refused change in the audit trail (S27: denials), outside the rolled-back
+    transaction of the service that refused it."""
+    audit(
+        "contact.refused",
+        request=request,
+        customer=customer,
+        summary=f"{attempted}: " + " ".join(exc.messages)[:400],
+        attempted=attempted,
+        contact_id=contact.pk if contact is not None else None,
+    )
 
 
 def _list_url(customer):
@@ -60,6 +73,9 @@ def contact_list(request, customer):
     page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
     contact_settings = ContactSettings.objects.filter(customer=customer).first()
     list_on_invoice = contact_settings.list_contacts_on_invoice if contact_settings else True
+    per_contact, fallback = selectors.routing_overview(customer)
+    for contact in page.object_list:
+        contact.gets_now = [Category(c).label for c in per_contact.get(contact.pk, [])]
     return render(
         request,
         "contacts/contact_list.html",
@@ -69,6 +85,7 @@ def contact_list(request, customer):
             "is_authorised_user": selectors.is_authorised_user(request.user, customer),
             "has_authorised_contact": selectors.has_authorised_contact(customer),
             "invoice_block": selectors.invoice_address_block(customer),
+            "account_gets": [Category(c).label for c in fallback],
             "invoice_form": InvoiceNamingForm(
                 initial={"list_contacts_on_invoice": list_on_invoice}
             ),
@@ -100,6 +117,7 @@ def contact_create(request, customer):
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
+            _refused(request, customer, exc, "create")
         else:
             if contact.pending_email:
                 messages.success(
@@ -132,6 +150,7 @@ def contact_update(request, customer, contact):
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
+            _refused(request, customer, exc, "change", contact)
         else:
             if updated.pending_email and updated.pending_email != contact.pending_email:
                 messages.success(
@@ -174,6 +193,7 @@ def contact_delete(request, customer, contact):
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
+            _refused(request, customer, exc, "delete", contact)
         else:
             messages.success(request, _("%(name)s was deleted.") % {"name": contact.name})
             return redirect(_list_url(customer))
@@ -199,6 +219,7 @@ def _post_action(request, customer, contact, action, success_message):
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
+        _refused(request, customer, exc, action.__name__, contact)
     else:
         messages.success(request, success_message % {"name": contact.name})
     return redirect(_list_url(customer))

@@ -322,3 +322,34 @@ def test_k8_lookup_by_sender_address_needs_a_confirmed_address(customer):
     ]
     assert not selectors.lookup_registered_contacts(email="p@x.example").exists()
     assert not selectors.lookup_registered_contacts().exists()
+
+
+def test_h3_k10_authorised_contact_user_is_a_manager(customer, member, outsider):
+    """H3, K10: a user who is an authorised contact is a manager (policy.is_manager)."""
+    from portal import policy
+
+    assert not policy.is_manager(member, customer)
+    ContactFactory(customer=customer, email=member.email, authorised=True)
+    ContactFactory(customer=customer, email=outsider.email, authorised=True)
+    assert policy.is_manager(member, customer)
+    assert not policy.is_manager(outsider, customer)
+
+
+def test_k5_routing_overview_agrees_with_recipients_for():
+    """K5: the contacts page shows what each contact gets, by the same rules."""
+    customer = CustomerFactory(email=ACCOUNT)
+    std = ContactFactory(customer=customer, email="std@x.example")
+    books = ContactFactory(customer=customer, accounting=True, email="books@x.example")
+    ContactFactory(customer=customer, technical=True, notify_outages=False, email="ops@x.example")
+    per_contact, fallback = selectors.routing_overview(customer)
+    for category in CATEGORIES:
+        expected = selectors.recipients_for(customer, category)
+        got = [c.email for c in (std, books) if category in per_contact.get(c.pk, [])]
+        if category in fallback:
+            assert expected == [ACCOUNT]
+        elif category in (Category.SECURITY, Category.MAINTENANCE):
+            assert expected == ["ops@x.example"]
+        else:
+            assert got == expected
+    assert fallback == [Category.OUTAGES]
+    assert per_contact[books.pk] == [Category.INVOICES]

@@ -494,3 +494,13 @@ def test_manager_membership_is_authorised(client_for, customer, standard_contact
     client_for(manager).post(url("contact_primary", customer, contact=other.pk))
     other.refresh_from_db()
     assert other.is_primary
+
+
+def test_s27_refused_change_is_audited(client_for, contacts_manager, customer, standard_contact):
+    """S27: denials are in the trail too — who tried what."""
+    other = ContactFactory(customer=customer)
+    client_for(contacts_manager).post(url("contact_primary", customer, contact=other.pk))
+    event = AuditEvent.objects.get(action="contact.refused")
+    assert event.actor == contacts_manager and event.customer == customer
+    assert event.data["attempted"] == "contact_make_primary"
+    assert event.data["contact_id"] == other.pk
