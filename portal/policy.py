@@ -373,3 +373,31 @@ def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
         )
         .select_related("customer")
     )
+
+
+# --- Contacts (K5, K10–K12, H3): decisions of the contacts app -----------------------
+# - Authorised people (K10, K11) are users whose login address is the *confirmed* address
+#   of an authorised, non-domain contact of the customer, and managers (users this policy
+#   lets see all tickets; the owner has every permission). Only they name or remove
+#   authorised contacts, change an authorised contact's address, or move the primary
+#   contact. ``contacts.selectors.is_authorised_user`` answers it.
+# - A time-limited authorisation from a register extract (K12) ends at its time on every
+#   read; a beat job only marks the row and records it.
+# - Routing (K5): ``contacts.selectors.recipients_for`` is the one function; when no
+#   contact is left for a category (types, switches, confirmed addresses), the customer's
+#   account e-mail gets it, so no notification goes nowhere.
+# - A domain contact carries no other operative type (only owner/signatory beside it).
+# - Contacts are never deleted, only archived; the primary one only with a successor.
+
+
+def is_manager(user, customer: Customer) -> bool:
+    """H3, K10: a manager sees all of the organisation's tickets — a member with that
+    permission, or a user who is an authorised contact of the customer."""
+    access = customer_access(user, customer)
+    if access is None or access.via == Via.GRANT:
+        return False
+    if access.allows(Action.SEE_ALL_TICKETS):
+        return True
+    from contacts.selectors import is_authorised_contact_user  # contacts imports us lazily
+
+    return is_authorised_contact_user(user, customer)

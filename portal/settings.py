@@ -218,6 +218,15 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "send-pending-mail": {"task": "portal.tasks.flush_outbox", "schedule": 60.0},
 }
+# Contacts (K4, K12): clear expired pending addresses, end time-limited authorisations.
+CELERY_BEAT_SCHEDULE["contacts-clear-expired-pending"] = {
+    "task": "contacts.tasks.clear_expired_pending_addresses",
+    "schedule": 60.0 * 60,
+}
+CELERY_BEAT_SCHEDULE["contacts-end-expired-authorisations"] = {
+    "task": "contacts.tasks.end_expired_authorisations",
+    "schedule": 60.0 * 5,
+}
 
 PDNS_API_URL = env.str("PDNS_API_URL", default="")
 PDNS_API_KEY = env.str("PDNS_API_KEY", default="")

@@ -1,0 +1,273 @@
+"""Reads about contacts that other parts of the portal use.
+
+- ``recipients_for(customer, category)``: the ONE routing function (K5). Every outgoing
+  notification of the portal chooses its recipients through it.
+- ``customers_for_sender(email)``: whom an address may act for by mail (K9).
+- ``invoice_address_block(customer)`` (K6), ``invoice_by_mail_allowed(contact)`` (K7),
+  ``invoice_mail_recipients(customer)`` (K7).
+- ``is_authorised_user(user, customer)`` (K10, H3), ``lookup_registered_contacts`` (K8).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Customer
+from contacts.models import (
+    CATEGORY_SWITCHES,
+    Category,
+    Contact,
+    ContactSettings,
+    ContactType,
+    digits_of,
+)
+
+# K5: which contact types a category goes to, most specific first. The first step that
+# yields a recipient wins; the customer's account e-mail is the last resort.
+ROUTES: dict[str, tuple[str, ...]] = {
+    Category.SECURITY: (ContactType.TECHNICAL,),
+    Category.MAINTENANCE: (ContactType.TECHNICAL,),
+    Category.OUTAGES: (ContactType.TECHNICAL,),
+    Category.INVOICES: (ContactType.ACCOUNTING, ContactType.STANDARD),
+    Category.ORDERS: (ContactType.STANDARD,),
+    Category.SUPPORT: (ContactType.STANDARD,),
+}
+
+# K6: the width of the "Attn." line on the letterhead, in characters.
+INVOICE_ATTENTION_LINE_WIDTH = 60
+# K8: phone numbers match on their last digits, so that national and international forms
+# of one number are the same caller.
+PHONE_MATCH_DIGITS = 9
+
+
+def _normalise(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+# --- routing (K5) -------------------------------------------------------------------
+
+
+def recipients_for(customer: Customer, category: str) -> list[str]:
+    """The addresses a notification of ``category`` for ``customer`` goes to (K5).
+
+    - security notices, maintenance announcements, outage reports: technical contacts;
+    - invoices and payment reminders: accounting contacts, else standard contacts;
+    - anything else (orders and access data, support): standard contacts;
+    - domain contacts never get anything; archived contacts neither;
+    - only confirmed addresses (a pending one is not used until confirmed, K4);
+    - each contact's switch for the category narrows what it gets: a contact that switched
+      the category off is skipped, and if that leaves a step empty the next one is used;
+    - where no contact is left, the customer's account e-mail (``customer.email``), so a
+      notification never goes nowhere.
+
+    The primary contact, if it is among them, comes first (K11); no address twice.
+    One query.
+    """
+    category = Category(category)
+    switch = CATEGORY_SWITCHES[category]
+    contacts = list(
+        Contact.objects.active()
+        .confirmed()
+        .not_domain()
+        .filter(customer=customer, **{switch: True})
+        .order_by("-is_primary", "name", "pk")
+    )
+    chosen = _route(contacts, category)
+    if chosen:
+        return _unique(c.email for c in chosen)
+    return _unique([customer.email])
+
+
+def _route(contacts: list[Contact], category: str) -> list[Contact]:
+    """The contacts (already filtered to usable ones) a category goes to; [] = fallback."""
+    usable = [
+        c
+        for c in contacts
+        if c.email and not c.is_domain and not c.is_archived and c.wants(category)
+    ]
+    for contact_type in ROUTES[category]:
+        chosen = [c for c in usable if contact_type in c.types]
+        if chosen:
+            return chosen
+    return []
+
+
+def routing_overview(customer: Customer) -> tuple[dict[int, list[str]], list[str]]:
+    """K5 for the contacts page: which categories each contact gets right now, and which
+    fall back to the account e-mail. The same rules as ``recipients_for``; one query."""
+    contacts = list(Contact.objects.active().confirmed().not_domain().filter(customer=customer))
+    per_contact: dict[int, list[str]] = {}
+    fallback: list[str] = []
+    for category in Category:
+        chosen = _route(contacts, category)
+        if not chosen:
+            fallback.append(category)
+        for contact in chosen:
+            per_contact.setdefault(contact.pk, []).append(category)
+    return per_contact, fallback
+
+
+def _unique(addresses) -> list[str]:
+    seen: list[str] = []
+    for address in addresses:
+        address = _normalise(address)
+        if address and address not in seen:
+            seen.append(address)
+    return seen
+
+
+# --- acting by mail (K9) ------------------------------------------------------------
+
+
+def customers_for_sender(email: str) -> list[Customer]:
+    """The customers ``email`` may act for as a contact (K9): every customer with an active
+    contact whose *confirmed* address it is. Domain contacts cannot send requests and are
+    left out; a merely pending address does not count (K4). The same address may be a
+    contact of several customers (K1)."""
+    email = _normalise(email)
+    if not email:
+        return []
+    return list(
+        Customer.objects.filter(
+            pk__in=Contact.objects.active()
+            .not_domain()
+            .filter(email__iexact=email)
+            .values("customer_id")
+        ).order_by("number")
+    )
+
+
+def contact_for_sender(customer: Customer, email: str) -> Contact | None:
+    """The active, non-domain contact of ``customer`` with this confirmed address, if any."""
+    email = _normalise(email)
+    if not email:
+        return None
+    return (
+        Contact.objects.active()
+        .not_domain()
+        .filter(customer=customer, email__iexact=email)
+        .order_by("-is_authorised", "pk")
+        .first()
+    )
+
+
+# --- invoices (K6, K7) --------------------------------------------------------------
+
+
+def invoice_address_block(customer: Customer) -> list[str]:
+    """The name lines of the invoice address (K6): the customer's name, then an "Attn."
+    line naming every standard contact — or, if the customer has any accounting contact,
+    all accounting contacts instead — as many as fit the line. Nothing but the name if the
+    customer chose that no contact is listed. Postal address lines follow below it (they
+    belong to the customer's master data, not to contacts)."""
+    lines = [customer.name]
+    settings = ContactSettings.objects.filter(customer=customer).first()
+    if settings is not None and not settings.list_contacts_on_invoice:
+        return lines
+    contacts = list(
+        Contact.objects.active()
+        .filter(customer=customer)
+        .filter(Q(is_standard=True) | Q(is_accounting=True))
+        .order_by("-is_primary", "name", "pk")
+    )
+    accounting = [c for c in contacts if c.is_accounting]
+    named = accounting or [c for c in contacts if c.is_standard]
+    if not named:
+        return lines
+    prefix = _("Attn.") + " "
+    line = prefix + named[0].name
+    for contact in named[1:]:
+        candidate = f"{line}, {contact.name}"
+        if len(candidate) > INVOICE_ATTENTION_LINE_WIDTH:
+            break
+        line = candidate
+    lines.append(line)
+    return lines
+
+
+def invoice_by_mail_allowed(contact: Contact) -> bool:
+    """K7: invoices by e-mail can be switched on only for active standard and accounting
+    contacts with a confirmed address."""
+    return not contact.is_archived and contact.may_get_invoices_by_mail
+
+
+def invoice_mail_recipients(customer: Customer) -> list[str]:
+    """Where invoices go by e-mail: contacts that switched it on and still qualify (K7)."""
+    contacts = (
+        Contact.objects.active()
+        .confirmed()
+        .filter(customer=customer, invoice_by_mail=True)
+        .filter(Q(is_standard=True) | Q(is_accounting=True))
+        .order_by("-is_primary", "name", "pk")
+    )
+    return _unique(c.email for c in contacts)
+
+
+# --- authorisation (K10–K12) --------------------------------------------------------
+
+
+def authorised_contacts(customer: Customer, at=None):
+    return Contact.objects.active().not_domain().authorised(at).filter(customer=customer)
+
+
+def has_authorised_contact(customer: Customer, at=None) -> bool:
+    return authorised_contacts(customer, at).exists()
+
+
+def is_authorised_contact_user(user, customer: Customer, at=None) -> bool:
+    """Whether the user's login address is the confirmed address of an authorised contact
+    of the customer right now (K10). Such a user is a manager (H3)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    email = _normalise(getattr(user, "email", ""))
+    if not email:
+        return False
+    return authorised_contacts(customer, at).filter(email__iexact=email).exists()
+
+
+def is_authorised_user(user, customer: Customer, at=None) -> bool:
+    """Whether the user may act as an authorised person of the customer (K10, K11):
+    a user who is an authorised contact, or a manager (a user the policy lets see all
+    of the organisation's tickets; the owner has every permission). Only such users
+    name authorised people and change the primary contact."""
+    from portal import policy  # the policy imports nothing of this app; no cycle
+
+    access = policy.customer_access(user, customer)
+    if access is None or access.via == policy.Via.GRANT:
+        return False
+    if access.allows(policy.Action.SEE_ALL_TICKETS):
+        return True
+    return is_authorised_contact_user(user, customer, at)
+
+
+def primary_contact(customer: Customer) -> Contact | None:
+    return Contact.objects.filter(customer=customer, is_primary=True).first()
+
+
+def standard_contact_count(customer: Customer) -> int:
+    return Contact.objects.active().filter(customer=customer, is_standard=True).count()
+
+
+# --- staff look-ups (K8) ------------------------------------------------------------
+
+
+def lookup_registered_contacts(*, phone: str = "", email: str = "", at=None):
+    """Staff: which active contacts a caller's number or a sender's address belongs to,
+    before giving any information (K8; seed 002: only registered contacts get answers).
+    Addresses match only when confirmed; numbers match on their digits (a leading 00 is
+    read as +, and a national number matches the end of an international one)."""
+    at = at or timezone.now()
+    qs = Contact.objects.active().select_related("customer")
+    conditions = Q()
+    digits = digits_of(phone).lstrip("0")
+    if len(digits) >= 6:
+        # The last nine digits: "+49 30 1234567" and "030 1234567" are the same line.
+        conditions |= Q(phone_digits__endswith=digits[-PHONE_MATCH_DIGITS:])
+    email = _normalise(email)
+    if email:
+        conditions |= Q(email__iexact=email)
+    if not conditions:
+        return Contact.objects.none()
+    return qs.filter(conditions).order_by("customer__number", "name")
