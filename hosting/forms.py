@@ -3,6 +3,7 @@ services decide (and check again), so no form takes an account or zone from the 
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from hosting import dns
@@ -30,10 +31,6 @@ class DnsRecordForm(forms.Form):
         label=_("Name"),
         required=False,
         max_length=255,
-        help_text=_(
-            "“@” or empty for the domain itself, “www” for www.<domain>, or a full name "
-            "ending in the domain."
-        ),
     )
     value = forms.CharField(
         label=_("Value"),
@@ -75,6 +72,14 @@ class DnsRecordForm(forms.Form):
     def __init__(self, *args, zone_name: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.zone_name = zone_name
+        domain = zone_name.rstrip(".")
+        # The field template renders help text unescaped: escape the domain here.
+        self.fields["name"].help_text = escape(
+            _(
+                "“@” or empty for %(domain)s itself, “www” for www.%(domain)s, or a full name ending in %(domain)s."
+            )
+            % {"domain": domain}
+        )
 
     @classmethod
     def initial_for(cls, record: DnsRecord) -> dict:

@@ -190,7 +190,6 @@ class PdnsServer:
     def answers(self, name: str, rtype: str) -> list[str]:
         """What the server answers over DNS (UDP) for ``name``/``rtype``, as zone-file
         text, sorted; an empty list for no such name or no data."""
-        import dns.exception
         import dns.resolver
 
         resolver = dns.resolver.Resolver(configure=False)
@@ -200,8 +199,8 @@ class PdnsServer:
         resolver.cache = None
         try:
             answer = resolver.resolve(name, rtype, raise_on_no_answer=False)
-        except dns.resolver.NXDOMAIN:
-            return []
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
+            return []  # no such name, or no zone for it (REFUSED)
         if answer.rrset is None:
             return []
         return sorted(rdata.to_text() for rdata in answer.rrset)
@@ -215,7 +214,7 @@ class PdnsServer:
         resolver.lifetime = 3
         try:
             answer = resolver.resolve(name, rtype, raise_on_no_answer=False)
-        except dns.resolver.NXDOMAIN:
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
             return None
         return answer.rrset.ttl if answer.rrset is not None else None
 

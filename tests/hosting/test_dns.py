@@ -140,9 +140,10 @@ def test_a1_ttl_in_range(ttl):
 
 def test_a1_cname_not_at_apex():
     """A1: no CNAME at the zone's own name."""
-    assert "cannot be at the zone's own name" in errors_of("CNAME", name="@", value="x.example")[
-        "name"
-    ][0]
+    assert (
+        "cannot be at the zone's own name"
+        in errors_of("CNAME", name="@", value="x.example")["name"][0]
+    )
 
 
 def test_a1_cname_not_to_itself():

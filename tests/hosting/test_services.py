@@ -141,7 +141,9 @@ def test_a1_update_moves_rrset_and_pushes_both(account, owner):
         value="192.0.2.1",
         ttl=3600,
     )
-    keys = set(DnsChange.objects.filter(event__action="record_changed").values_list("name", "rtype"))
+    keys = set(
+        DnsChange.objects.filter(event__action="record_changed").values_list("name", "rtype")
+    )
     assert keys == {("www.alice.example.", "A"), ("web.alice.example.", "A")}
     event = AccountEvent.objects.get(action="record_changed")
     assert "www A 192.0.2.1 → web A 192.0.2.1" in event.summary
@@ -215,7 +217,9 @@ def test_a4_delegate_change_is_recorded_via_grant(account, delegate, grant, agen
     assert event.reason.startswith(f"grant #{grant.pk}")
 
 
-def test_a4_main_account_change_is_recorded_via_main_account(main_user, main_customer, sub_customer):
+def test_a4_main_account_change_is_recorded_via_main_account(
+    main_user, main_customer, sub_customer
+):
     """A4, C3: a main-account user acting in a sub-account."""
     domain = HostingAccountFactory(customer=sub_customer, name="sub-shop.example")
     add(domain, main_user, rtype="A", name="www", value="192.0.2.1")
@@ -277,12 +281,17 @@ def test_a3_reverse_dns_set_and_remove(server, owner):
     """A3: the PTR of the server's own address goes into its reverse zone."""
     access = access_of(owner, server)
     record = services.reverse_dns_set(
-        account=server, address="192.0.2.42", hostname="de-01-srv-0042.alice.example",
-        actor=owner, access=access,
+        account=server,
+        address="192.0.2.42",
+        hostname="de-01-srv-0042.alice.example",
+        actor=owner,
+        access=access,
     )
     assert record.zone.name == "2.0.192.in-addr.arpa." and record.zone.kind == "reverse"
     assert (record.name, record.rtype, record.value) == (
-        "42.2.0.192.in-addr.arpa.", "PTR", "de-01-srv-0042.alice.example.",
+        "42.2.0.192.in-addr.arpa.",
+        "PTR",
+        "de-01-srv-0042.alice.example.",
     )
     assert AccountEvent.objects.get().action == "reverse_dns_set"
     services.reverse_dns_set(
@@ -296,16 +305,22 @@ def test_a3_s4_reverse_dns_only_for_the_servers_own_addresses(server, owner):
     """S4: an address not belonging to the server is refused."""
     with pytest.raises(ValidationError, match="does not belong"):
         services.reverse_dns_set(
-            account=server, address="192.0.2.99", hostname="x.example",
-            actor=owner, access=access_of(owner, server),
+            account=server,
+            address="192.0.2.99",
+            hostname="x.example",
+            actor=owner,
+            access=access_of(owner, server),
         )
 
 
 def test_a3_reverse_dns_needs_full_host_name(server, owner):
     with pytest.raises(ValidationError, match="full host name"):
         services.reverse_dns_set(
-            account=server, address="192.0.2.42", hostname="mail",
-            actor=owner, access=access_of(owner, server),
+            account=server,
+            address="192.0.2.42",
+            hostname="mail",
+            actor=owner,
+            access=access_of(owner, server),
         )
 
 
@@ -319,7 +334,11 @@ def package(customer):
 
 def request_change(account, user, kind, value="", note=""):
     return services.change_request_create(
-        account=account, kind=kind, value=value, note=note, actor=user,
+        account=account,
+        kind=kind,
+        value=value,
+        note=note,
+        actor=user,
         access=access_of(user, account),
     )
 
