@@ -186,9 +186,6 @@ class DnsRecord(models.Model):
             return f'{self.flags} {self.tag} "{self.value}"'
         return self.value
 
-    def same_data(self, other: "DnsRecord") -> bool:
-        return self.content == other.content
-
 
 def validate_record_fields(*, zone: str, rtype: str, fields: dict, allow_ptr: bool = False):
     """Check and normalise one record's fields for ``zone``. Returns the cleaned fields, or

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from accounts.models import HostingAccount
 from hosting import dns
 from hosting.models import AccountEvent, ChangeRequest, DnsChange, DnsRecord, Zone
-from portal.policy import Access, Via
+from portal import policy
+from portal.policy import Access
 
 
 def zone_of(account: HostingAccount) -> Zone | None:
@@ -127,15 +128,11 @@ def history_rows(events, viewer: Access) -> list[HistoryRow]:
     delegate sees the people of its own agency by name, and everyone else only as "the
     customer" or "provider staff": the grantor's users are not theirs to see (D4)."""
     rows = []
-    own_agency = viewer.grant.agency_id if viewer.via == Via.GRANT and viewer.grant else None
     for event in events:
+        agency_id = event.grant.agency_id if event.grant is not None else None
         if event.via == AccountEvent.Via.STAFF:
             who = _("provider staff")
-        elif own_agency is not None and not (
-            event.via == AccountEvent.Via.GRANT
-            and event.grant is not None
-            and event.grant.agency_id == own_agency
-        ):
+        elif not policy.may_see_person_in_history(viewer, via=event.via, agency_id=agency_id):
             who = _("the customer")
         else:
             actor = event.actor

@@ -228,3 +228,21 @@ def test_a1_s26_real_worker_retries_until_pdns_is_back(
         change.refresh_from_db()
     assert change.state == "applied"
     assert pdns.answers("retry.alice.example.", "A") == ["192.0.2.99"]
+    # Applied by the task's own retry (no beat runs in the tests).
+    assert "hosting.tasks.push_zone" in real_celery.log_path.read_text()
+    assert "retry: Retry in 5s" in real_celery.log_path.read_text()
+
+
+def test_a1_record_replaced_by_cname_in_one_push(pdns, add, account, owner):
+    """A1: removing the A record at www and adding a CNAME there reach PowerDNS in one
+    push, the deletion first, so the server never sees a CNAME beside other data."""
+    a_record = add(rtype="A", name="www", value="192.0.2.1")
+    access = access_of(owner, account)
+    # No push between the two changes (as while a worker is busy).
+    services.dns_record_delete(record=a_record, actor=owner, access=access)
+    services.dns_record_create(
+        account=account, actor=owner, access=access, rtype="CNAME", name="www", value="@"
+    )
+    assert services.dns_push_zone(Zone.objects.get().pk) == services.Push.APPLIED
+    assert pdns.answers("www.alice.example.", "CNAME") == ["alice.example."]
+    assert states() == ["applied"]
