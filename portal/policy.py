@@ -401,3 +401,23 @@ def is_manager(user, customer: Customer) -> bool:
     from contacts.selectors import is_authorised_contact_user  # contacts imports us lazily
 
     return is_authorised_contact_user(user, customer)
+
+
+# --- hosting: the account history (issue 11, A4) ------------------------------------------
+
+
+def may_see_person_in_history(viewer: Access, *, via: str, agency_id: int | None) -> bool:
+    """Whether a hosting account's history names the person behind an entry for ``viewer``.
+
+    The customer's own users (membership, main account) see everyone, delegates included
+    (A4). A delegate sees the people of its own agency by name and nobody else: the
+    grantor's users are not theirs to see (D4). ``via``/``agency_id`` describe the entry:
+    the access it was made through and, for a grant, the agency acting."""
+    if viewer.via != Via.GRANT:
+        return True
+    return (
+        via == Via.GRANT
+        and agency_id is not None
+        and viewer.grant is not None
+        and agency_id == viewer.grant.agency_id
+    )

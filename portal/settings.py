@@ -230,6 +230,8 @@ CELERY_BEAT_SCHEDULE["contacts-end-expired-authorisations"] = {
 
 PDNS_API_URL = env.str("PDNS_API_URL", default="")
 PDNS_API_KEY = env.str("PDNS_API_KEY", default="")
+# DNS changes still waiting for PowerDNS are pushed again every minute (hosting, S26).
+CELERY_BEAT_SCHEDULE["push-pending-dns"] = {"task": "hosting.tasks.push_pending", "schedule": 60.0}
 
 # Sessions (S15): an idle timeout (checked against the session record's last activity,
 # so no session write per request) and an absolute lifetime.

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from accounts.models import User
+from hosting import selectors as hosting_selectors
 from portal import policy
 from portal.policy import Action
 
@@ -55,6 +56,8 @@ def account_detail(request, customer, account):
             "customer": account.customer,
             "access": request.access,
             "can_change": request.access.allows(Action.CHANGE_ACCOUNT),
+            # The DNS zone, package and server requests, and the history (A1–A4).
+            "hosting": hosting_selectors.account_overview(account, request.access),
         },
     )
 
