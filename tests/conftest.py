@@ -25,6 +25,8 @@ def _isolated_settings(settings, tmp_path):
     """Every test: mail to the in-memory outbox, tasks in-process, uploads in a temp dir,
     no persistent DB connections across tests."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # A cheap hasher: the real one costs about a second per test user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.AXES_ENABLED = True
