@@ -67,7 +67,9 @@ def membership_update(
     membership.full_clean()
     membership.save()
     added, removed = _describe_changes(old, membership.permission_values())
-    if removed:
+    access_fields = ("is_owner", *Membership.PERMISSION_FIELDS)
+    if any(name in access_fields for name in removed):
+        # Notification choices are no access: only a permission taken away ends sessions.
         sessions_end_all(membership.user)
     if added or removed:
         audit(
