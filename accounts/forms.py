@@ -155,6 +155,15 @@ class InvitationForm(PermissionForm):
         return {name: bool(self.cleaned_data.get(name)) for name in Membership.choice_fields()}
 
 
+class InvitationTokenForm(forms.Form):
+    token = forms.CharField(
+        label=_("Invitation code from the mail"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("Filled in from the link. If it is empty, copy the code from the mail."),
+    )
+
+
 class NewLoginForm(forms.Form):
     """A new person chooses their name and password for the invited address (U2)."""
 

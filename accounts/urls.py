@@ -40,9 +40,9 @@ member_patterns = [
         name="invitation_resend",
     ),
     path("c/<int:customer>/activity/", views_members.audit_log, name="audit_log"),
-    # The page to accept an invitation holds no token; the mailed link does (S11).
+    # The mailed link carries the token in its fragment, never in a path (S11).
+    path("invitations/", views_invitations.invitation_open, name="invitation_open"),
     path("invitations/accept/", views_invitations.invitation_accept, name="invitation_accept"),
-    path("invitations/<str:token>/", views_invitations.invitation_open, name="invitation_open"),
 ]
 
 # Main and sub-accounts (C1–C4).

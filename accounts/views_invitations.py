@@ -1,10 +1,10 @@
 """Opening and accepting an invitation (U2, S9, S11, S12).
 
-The link in the mail carries the token. Opening it keeps only the token's hash in the
-session and redirects to a page whose address holds no token, as Django's password reset
-does, so the token does not travel on in Referer headers. Accepting is a POST by the
-signed-in person whose address was invited; where the customer requires two-factor, that
-comes first.
+The link in the mail carries the token in its fragment, which browsers never send: it
+never reaches an access log or a Referer header (S11). A small script puts it into the
+form (or the person pastes the code from the mail), and posting it keeps only the
+token's hash in the session. Accepting is then a POST by the signed-in person whose
+address was invited; where the customer requires two-factor, that comes first (S9).
 """
 
 from django.conf import settings
@@ -15,25 +15,22 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
 from accounts import services
 from accounts.audit import audit
-from accounts.forms import NewLoginForm
+from accounts.forms import InvitationTokenForm, NewLoginForm
 from portal import policy
 
 SESSION_KEY = "invitation_token_hash"
 
 
 def _token_page(response):
-    """Token pages: no Referer beyond the portal, never cached, and no token in the logs:
-    Django's request logger writes the path of every 4xx answer, and this path holds the
-    token (S11)."""
+    """Token pages: no Referer beyond the portal, never cached (S11)."""
     response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store"
-    response._has_been_logged = True
     return response
 
 
@@ -63,18 +60,26 @@ def _not_valid(request, status=404):
 
 @login_not_required
 @never_cache
-@sensitive_variables("token")
-def invitation_open(request, token):
-    """The link from the mail (a GET changes nothing but the visitor's session, S10)."""
+@sensitive_post_parameters("token")
+@require_http_methods(["GET", "POST"])
+def invitation_open(request):
+    """The page the mailed link opens. GET shows the form (a mail scanner fetching the link
+    changes nothing, S10); POST with the token looks the invitation up."""
+    request.no_store = True
     if _too_many_failures(request):
         return _token_page(render(request, "429.html", status=429))
-    invitation = services.invitation_by_token(token)
-    if invitation is None:
-        _too_many_failures(request, increment=True)
-        audit("invitation.link_failed", request=request)
-        return _not_valid(request)
-    request.session[SESSION_KEY] = invitation.token_hash
-    return _token_page(redirect("accounts:invitation_accept"))
+    form = InvitationTokenForm(request.POST or None)
+    if request.method == "POST":
+        invitation = services.invitation_by_token(
+            form.cleaned_data["token"] if form.is_valid() else ""
+        )
+        if invitation is None:
+            _too_many_failures(request, increment=True)
+            audit("invitation.link_failed", request=request)
+            return _not_valid(request)
+        request.session[SESSION_KEY] = invitation.token_hash
+        return _token_page(redirect("accounts:invitation_accept"))
+    return _token_page(render(request, "accounts/invitation_open.html", {"form": form}))
 
 
 def _mask(email: str) -> str:

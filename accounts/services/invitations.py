@@ -25,6 +25,12 @@ from portal import mail
 INVITATION_TOKEN_BYTES = 32  # 256 random bits
 
 
+def invitation_url(token: str) -> str:
+    """The link in the invitation mail. The token goes in the fragment: never sent to the
+    server, never in its access logs or in Referer headers (S11)."""
+    return settings.PORTAL_BASE_URL + reverse("accounts:invitation_open") + "#" + token
+
+
 def _invitation_mail(invitation: Invitation, token: str) -> None:
     existing = User.objects.filter(email__iexact=invitation.email).only("language").first()
     language = existing.language if existing else (invitation.invited_by or User()).language
@@ -36,8 +42,8 @@ def _invitation_mail(invitation: Invitation, token: str) -> None:
             "invitation": invitation,
             "customer": invitation.customer,
             "inviter": invitation.invited_by,
-            "link": settings.PORTAL_BASE_URL
-            + reverse("accounts:invitation_open", kwargs={"token": token}),
+            "link": invitation_url(token),
+            "token": token,
         },
         language=language,
     )

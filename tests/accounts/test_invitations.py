@@ -33,8 +33,12 @@ def list_url(customer):
     return reverse("accounts:member_list", kwargs={"customer": customer.number})
 
 
-def open_url(token):
-    return reverse("accounts:invitation_open", kwargs={"token": token})
+OPEN = reverse("accounts:invitation_open")
+
+
+def open_invitation(client, token):
+    """What the page the link opens does: post the code from the link's fragment."""
+    return client.post(OPEN, {"token": token})
 
 
 def invite(client, customer, email, *flags):
@@ -43,7 +47,7 @@ def invite(client, customer, email, *flags):
 
 
 def token_in(message) -> str:
-    return re.search(r"/invitations/([A-Za-z0-9_-]{20,})/", message.body).group(1)
+    return re.search(r"/invitations/#([A-Za-z0-9_-]{20,})\s", message.body).group(1)
 
 
 def messages_of(response) -> list[str]:
@@ -200,22 +204,33 @@ def test_other_tenant_gets_404(client_for, outsider, owner, customer, other_cust
 # --- opening and accepting -----------------------------------------------------------
 
 
-def test_the_link_leads_to_a_page_without_the_token(client, customer):
-    """S11: the token page sends Referrer-Policy same-origin and no-store, and redirects to
-    an address without the token; S10: opening changes no state."""
-    invitation = InvitationFactory(customer=customer)
-    response = client.get(open_url(invitation.token))
-    assert response.status_code == 302
-    assert response["Location"] == ACCEPT
-    assert response["Referrer-Policy"] == "same-origin"
-    page = client.get(ACCEPT)
+def test_the_token_travels_in_the_fragment_and_by_post_only(
+    client_for, owner, customer, django_capture_on_commit_callbacks
+):
+    """S11: the mailed link has the token in its fragment (never sent to the server, so
+    never in an access log); the pages send Referrer-Policy same-origin and no-store;
+    S10: opening the link (a GET) changes nothing, the code is posted."""
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client_for(owner), customer, "new@example.com")
+    body = mail.outbox[0].body
+    token = token_in(mail.outbox[0])
+    link = re.search(r"https?://\S+", body).group(0)
+    assert link.endswith(f"/invitations/#{token}")
+    client = Client()
+    page = client.get(OPEN)
     assert page.status_code == 200
     assert page["Referrer-Policy"] == "same-origin"
     assert "no-store" in page["Cache-Control"]
-    assert invitation.token.encode() not in page.content
-    assert customer.name.encode() in page.content
-    invitation.refresh_from_db()
-    assert invitation.state == Invitation.State.PENDING
+    assert b"accounts/invitation.js" in page.content
+    response = open_invitation(client, token)
+    assert response.status_code == 302
+    assert response["Location"] == ACCEPT
+    accept = client.get(ACCEPT)
+    assert accept.status_code == 200
+    assert accept["Referrer-Policy"] == "same-origin"
+    assert token.encode() not in accept.content
+    assert customer.name.encode() in accept.content
+    assert Invitation.objects.get().state == Invitation.State.PENDING
 
 
 def test_a_person_with_a_login_accepts_and_the_switcher_offers_both(
@@ -227,7 +242,7 @@ def test_a_person_with_a_login_accepts_and_the_switcher_offers_both(
         customer=customer, email=outsider.email, invited_by=owner, can_change_dns=True
     )
     client = client_for(outsider)
-    client.get(open_url(invitation.token))
+    open_invitation(client, invitation.token)
     assert client.get(ACCEPT).status_code == 200
     assert not Membership.objects.filter(user=outsider, customer=customer).exists()  # S10
     response = client.post(ACCEPT)
@@ -248,10 +263,10 @@ def test_an_invitation_works_once(client_for, customer, outsider):
     """S9: single use — a second accept, and a second opening of the link, fail."""
     invitation = InvitationFactory(customer=customer, email=outsider.email)
     client = client_for(outsider)
-    client.get(open_url(invitation.token))
+    open_invitation(client, invitation.token)
     client.post(ACCEPT)
     assert client.post(ACCEPT).status_code == 404
-    assert client.get(open_url(invitation.token)).status_code == 404
+    assert open_invitation(client, invitation.token).status_code == 404
     assert Membership.objects.filter(user=outsider, customer=customer).count() == 1
 
 
@@ -272,7 +287,7 @@ def test_only_the_invited_address_accepts(client_for, customer, outsider):
     one, and a POST accepts nothing."""
     invitation = InvitationFactory(customer=customer, email="someone.else@example.com")
     client = client_for(outsider)
-    client.get(open_url(invitation.token))
+    open_invitation(client, invitation.token)
     page = client.get(ACCEPT)
     assert page.status_code == 403
     assert b"another e-mail address" in page.content
@@ -289,7 +304,7 @@ def test_every_failure_looks_the_same(client, customer, outsider):
     cancelled = InvitationFactory(customer=customer, cancelled=True)
     used = InvitationFactory(customer=customer, state=Invitation.State.ACCEPTED)
     answers = [
-        client.get(open_url(token))
+        open_invitation(client, token)
         for token in ("x" * 43, expired.token, cancelled.token, used.token)
     ]
     assert {a.status_code for a in answers} == {404}
@@ -302,7 +317,7 @@ def test_expiry_is_checked_on_every_request(client_for, customer, outsider):
     whether or not the periodic job has run."""
     invitation = InvitationFactory(customer=customer, email=outsider.email)
     client = client_for(outsider)
-    client.get(open_url(invitation.token))
+    open_invitation(client, invitation.token)
     Invitation.objects.filter(pk=invitation.pk).update(
         created_at=timezone.now() - timedelta(days=7, seconds=1),
         expires_at=timezone.now() - timedelta(seconds=1),
@@ -315,8 +330,8 @@ def test_wrong_links_are_limited_per_address(client, customer):
     """S8: after WRONG_KEY_LIMIT wrong links even a right one is refused for a while."""
     invitation = InvitationFactory(customer=customer)
     for _i in range(10):
-        assert client.get(open_url(f"wrong-{_i}-" + "x" * 40)).status_code == 404
-    assert client.get(open_url(invitation.token)).status_code == 429
+        assert open_invitation(client, f"wrong-{_i}-" + "x" * 40).status_code == 404
+    assert open_invitation(client, invitation.token).status_code == 429
 
 
 def test_two_factor_comes_first_where_the_customer_requires_it(customer, outsider):
@@ -326,7 +341,7 @@ def test_two_factor_comes_first_where_the_customer_requires_it(customer, outside
     customer.save()
     invitation = InvitationFactory(customer=customer, email=outsider.email)
     client = sign_in(Client(), outsider)
-    client.get(open_url(invitation.token))
+    open_invitation(client, invitation.token)
     response = client.post(ACCEPT)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:two_factor_setup"))
@@ -337,7 +352,7 @@ def test_two_factor_comes_first_where_the_customer_requires_it(customer, outside
     response = client.post(ACCEPT)
     assert response["Location"].startswith(reverse("accounts:otp_verify"))
     verified = sign_in(Client(), outsider, device)
-    verified.get(open_url(invitation.token))
+    open_invitation(verified, invitation.token)
     assert verified.post(ACCEPT).status_code == 302
     assert Membership.objects.filter(customer=customer, user=outsider).exists()
 
@@ -346,7 +361,7 @@ def test_a_new_person_chooses_a_login_signs_in_and_accepts(client, customer):
     """U2: someone without a login creates one for the invited address, signs in with it
     and accepts (two steps, so the page is the same for everyone, S12)."""
     invitation = InvitationFactory(customer=customer, email="newbie@example.com")
-    client.get(open_url(invitation.token))
+    open_invitation(client, invitation.token)
     page = client.get(ACCEPT)
     assert b"Sign in to accept" in page.content and b"Create my login" in page.content
     response = client.post(
@@ -389,7 +404,7 @@ def test_choosing_a_login_for_an_address_that_has_one_changes_nothing(
     answers = []
     for invitation in (known, unknown):
         client = Client()
-        client.get(open_url(invitation.token))
+        open_invitation(client, invitation.token)
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(ACCEPT, data)
         answers.append(
@@ -424,7 +439,7 @@ def test_cancelled_and_expired_invitations_stay_visible_as_such(client_for, owne
     page = client.get(list_url(customer)).content.decode()
     assert re.search(r"pending@example\.com.*?cancelled", page, re.S)
     assert re.search(r"late@example\.com.*?expired", page, re.S)
-    assert Client().get(open_url(pending.token)).status_code == 404
+    assert open_invitation(Client(), pending.token).status_code == 404
 
 
 def test_resending_mails_a_new_link_and_voids_the_old(
@@ -441,8 +456,8 @@ def test_resending_mails_a_new_link_and_voids_the_old(
         )
     new_token = token_in(mail.outbox[-1])
     assert new_token != old.token
-    assert Client().get(open_url(old.token)).status_code == 404
-    assert Client().get(open_url(new_token)).status_code == 302
+    assert open_invitation(Client(), old.token).status_code == 404
+    assert open_invitation(Client(), new_token).status_code == 302
     new = Invitation.objects.get(state=Invitation.State.PENDING)
     assert new.pk != old.pk and new.permission_values() == old.permission_values()
 
@@ -503,7 +518,7 @@ def test_the_audit_trail_records_invitations_but_never_a_token(
         )
     tokens = [token_in(m) for m in mail.outbox]
     invitee = sign_in(Client(), outsider)
-    invitee.get(open_url(tokens[-1]))
+    open_invitation(invitee, tokens[-1])
     invitee.post(ACCEPT)
     actions = set(AuditEvent.objects.filter(customer=customer).values_list("action", flat=True))
     assert {"invitation.created", "invitation.resent", "invitation.accepted"} <= actions
