@@ -37,7 +37,8 @@ def audit(
     )
 
 
-# What customers read in their own trail; actions not listed show their code.
+# What customers read in their own trail. Actions of other apps not listed here show
+# their code made readable ("contact.phone_password_set" → "contact: phone password set").
 LABELS = {
     "login": _("signed in"),
     "login.failed": _("sign-in failed"),
@@ -63,4 +64,6 @@ LABELS = {
 
 
 def label(action: str) -> str:
-    return LABELS.get(action, action)
+    if action in LABELS:
+        return LABELS[action]
+    return action.replace(".", ": ", 1).replace("_", " ").replace(".", " ")

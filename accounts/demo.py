@@ -136,6 +136,13 @@ def _sub_accounts(customers, anna):
         services.hosting_account_create(
             customer=cafe, kind=HostingAccount.Kind.DOMAIN, name="nordlicht-cafe.example"
         )
+        from contacts.services import contacts_for_new_customer
+
+        contacts_for_new_customer(
+            customer=cafe,
+            commercial={"name": "Tom Frey", "email": tom.email},
+            confirmed=True,
+        )
     if not SubAccountLinkRequest.objects.filter(main=customers["nordlicht"], sub=cafe).exists():
         SubAccountLinkRequest.objects.create(
             main=customers["nordlicht"], sub=cafe, requested_by=anna, on_collective_invoice=True

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer
 from billing.models import Contract, Invoice, InvoiceLine, PaymentMethod
+from contacts.selectors import invoice_address_block
 
 
 def contracts_of(customer: Customer) -> QuerySet[Contract]:
@@ -38,16 +39,7 @@ def lines_by_customer(invoice: Invoice) -> list[dict]:
 
 
 def invoice_address_lines(customer: Customer) -> list[str]:
-    """The address block printed on an invoice: the name lines of K6 (customer name, then
-    "Attn." with the standard or accounting contacts), then the postal address.
-
-    The one call site of the contacts app's ``invoice_address_block``. Until that app is
-    merged, the name lines are just the customer's name.
-    """
-    try:
-        from contacts.selectors import invoice_address_block
-    except ImportError:  # the contacts app is not merged yet
-        name_lines = [customer.name]
-    else:
-        name_lines = list(invoice_address_block(customer))
-    return [*name_lines, *customer.address_lines()]
+    """The address block printed on an invoice: the name lines of K6 from the contacts app
+    (the customer's name, then "Attn." with the standard or accounting contacts), then the
+    customer's postal address. The one place contract pages ask for it."""
+    return [*invoice_address_block(customer), *customer.address_lines()]

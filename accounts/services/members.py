@@ -262,9 +262,9 @@ def customer_create_for_newcomer(
     """A customer number and a login for someone who is not yet a customer (U5, seed 000:
     company, first and last name, postal address, phone, e-mail).
 
-    The person becomes the new customer's owner. A new login gets a mail with a link to
-    choose a password; an address that already has a login keeps it and only gains the
-    membership (staff see which in the result).
+    The person becomes the new customer's owner and its standard contact. A new login
+    gets a mail with a link to choose a password; an address that already has a login
+    keeps it and only gains the membership (staff see which in the result).
     """
     email = User.objects.normalize_email(email).strip().lower()
     customer = customer_create(
@@ -281,6 +281,17 @@ def customer_create_for_newcomer(
     if login_created:
         user = User.objects.create_user(email, None, first_name=first_name, last_name=last_name)
     membership_create(user=user, customer=customer, is_owner=True)
+    # The person is also the customer's standard (commercial, authorised, primary) contact
+    # (K3, K10, K11); their address is used once they confirm it (K4). Contacts build on
+    # accounts, so they are imported here rather than at the top.
+    from contacts.services import contacts_for_new_customer
+
+    contacts_for_new_customer(
+        customer=customer,
+        commercial={"name": f"{first_name} {last_name}".strip(), "email": email, "phone": phone},
+        actor=created_by,
+        request=request,
+    )
     if login_created:
         send_set_password_mail(user)
     audit(

@@ -43,7 +43,8 @@ def sub_account_order(
     request=None,
 ) -> Customer:
     """Order a new sub-account: a new customer linked to ``main`` at once (C2). The person
-    who ordered it owns it; the main account's users reach it through the link (C3)."""
+    who ordered it owns it and is its standard contact; the main account's users reach it
+    through the link (C3)."""
     main = lock_customer(main)
     if main.parent_id is not None:
         raise ValidationError(_("A sub-account cannot have sub-accounts (C1)."), code="c1")
@@ -53,6 +54,17 @@ def sub_account_order(
         parent=main,
         owner=by,
         on_collective_invoice=on_collective_invoice,
+    )
+    # The person who ordered it is its first standard contact (K3), with the address
+    # they sign in with. Contacts build on accounts: imported here, not at the top.
+    from contacts.services import contacts_for_new_customer
+
+    contacts_for_new_customer(
+        customer=sub,
+        commercial={"name": by.get_full_name() or by.email, "email": by.email},
+        actor=by,
+        request=request,
+        confirmed=True,
     )
     audit(
         "sub_account.ordered",

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AuditEvent, Customer, Membership, StaffRequest, User, UserSession
+from contacts.models import Contact
 from tests.accounts.factories import StaffRequestFactory
 from tests.factories import UserFactory
 from tests.helpers import sign_in
@@ -95,8 +96,13 @@ def test_staff_create_a_customer_for_a_newcomer(staff_client, django_capture_on_
     assert (user.first_name, user.last_name) == ("Dora", "Delta")
     assert Membership.objects.get(user=user, customer=customer).is_owner
     assert not user.has_usable_password()
-    [message] = mail.outbox
-    assert message.to == ["dora@delta.example"] and "/password/set/" in message.body
+    assert {tuple(m.to) for m in mail.outbox} == {("dora@delta.example",)}
+    assert any("/password/set/" in m.body for m in mail.outbox)
+    # K3, K11: the person is the new customer's standard and primary contact; their
+    # address counts once they confirm it (K4: the other mail).
+    contact = Contact.objects.get(customer=customer)
+    assert contact.is_standard and contact.is_primary and contact.is_authorised
+    assert contact.name == "Dora Delta" and contact.pending_email == "dora@delta.example"
     assert AuditEvent.objects.filter(
         action="customer.created_for_newcomer", customer=customer
     ).exists()

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Customer, Membership, SubAccountLinkRequest
+from contacts.models import Contact
 from tests.accounts.factories import LinkRequestFactory
 from tests.factories import CustomerFactory, HostingAccountFactory, MembershipFactory
 from tests.helpers import sign_in
@@ -133,6 +134,8 @@ def test_ordering_a_sub_account_creates_a_customer_linked_at_once(
     assert sub.parent == main_customer and sub.on_collective_invoice
     assert sub.number > main_customer.number
     assert Membership.objects.get(customer=sub, user=main_user).is_owner
+    contact = Contact.objects.get(customer=sub)  # K3: a standard contact from the start
+    assert contact.is_standard and contact.email == main_user.email
     assert AuditEvent.objects.filter(action="sub_account.ordered", customer=main_customer).exists()
     assert AuditEvent.objects.filter(action="sub_account.linked", customer=sub).exists()
 

@@ -17,6 +17,7 @@ from tests.billing.factories import (
     InvoiceLineFactory,
     PaymentMethodFactory,
 )
+from tests.contacts.factories import ContactFactory
 from tests.factories import CustomerFactory, HostingAccountFactory, MembershipFactory
 from tests.helpers import sign_in
 
@@ -114,14 +115,24 @@ def test_list_query_counts_are_fixed(accountant, customer):
 
 
 def test_the_printable_invoice_carries_the_address_block(accountant, customer, invoice):
-    """K6: the print-ready invoice starts with the invoice address block."""
+    """K6: the print-ready invoice starts with the invoice address block: the name, "Attn."
+    with the accounting contacts (not the standard one), then the postal address."""
     customer.street, customer.postal_code, customer.city = "Hafenweg 2", "20457", "Hamburg"
     customer.save()
+    ContactFactory(customer=customer, name="Stan Standard")
+    ContactFactory(customer=customer, name="Ada Accounting", is_standard=False, is_accounting=True)
     page = sign_in(Client(), accountant).get(url("invoice_print", customer, invoice=invoice.pk))
     html = page.content.decode()
     block = html[html.index('class="invoice-address"') : html.index("</address>")]
-    assert customer.name in block and "Hafenweg 2" in block and "20457 Hamburg" in block
-    assert selectors.invoice_address_lines(customer)[-2:] == ["Hafenweg 2", "20457 Hamburg"]
+    assert selectors.invoice_address_lines(customer) == [
+        customer.name,
+        "Attn. Ada Accounting",
+        "Hafenweg 2",
+        "20457 Hamburg",
+    ]
+    for line in selectors.invoice_address_lines(customer):
+        assert line in block
+    assert "Stan Standard" not in block
 
 
 def test_a_collective_invoice_lists_each_sub_account(main_user, main_customer, sub_customer):
@@ -199,7 +210,7 @@ def test_main_account_users_read_a_sub_accounts_invoices(main_user, sub_customer
     assert client.get(url("invoice_detail", sub_customer, invoice=invoice.pk)).status_code == 200
 
 
-def test_the_invoice_address_falls_back_to_the_customer():
-    """K6: without the contacts app's block, the name and postal address."""
-    customer = CustomerFactory.build(name="Solo", street="Weg 1", postal_code="1", city="Ort")
-    assert selectors.invoice_address_lines(customer)[0] == "Solo"
+def test_a_customer_without_listed_contacts_gets_name_and_address():
+    """K6: with no contact to name, the block is the name and the postal address."""
+    customer = CustomerFactory(name="Solo", street="Weg 1", postal_code="12345", city="Ort")
+    assert selectors.invoice_address_lines(customer) == ["Solo", "Weg 1", "12345 Ort"]
