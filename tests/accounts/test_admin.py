@@ -133,3 +133,27 @@ def test_staff_handle_a_has_left_request(staff_client, customer):
     assert staff_request.state == StaffRequest.State.DONE
     assert staff_request.handled_by is not None
     assert staff_request.user.status == User.Status.INACTIVE
+
+
+def test_changing_the_status_in_the_user_form_ends_sessions_too(staff_client, member, customer):
+    """U6, S5: setting the status in the user's admin page goes through the same service."""
+    member_client = sign_in(Client(), member)
+    response = staff_client.post(
+        reverse("admin:accounts_user_change", args=[member.pk]),
+        {
+            "email": member.email,
+            "first_name": member.first_name,
+            "last_name": member.last_name,
+            "language": "en",
+            "status": "inactive",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    member.refresh_from_db()
+    assert member.status == User.Status.INACTIVE
+    assert reverse("accounts:login") in member_client.get(customer.get_absolute_url())["Location"]
+    assert AuditEvent.objects.filter(action="user.deactivated", customer=None).exists()
