@@ -65,11 +65,6 @@ def only(flag: str) -> dict:
     return flags
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def cast(request, customer, account, main_customer, sub_customer):
     """role name → (user, customer acted in, hosting account of that customer)."""
