@@ -133,9 +133,6 @@ def _sub_accounts(customers, anna):
             city="Hamburg",
             country="Germany",
         )
-        services.hosting_account_create(
-            customer=cafe, kind=HostingAccount.Kind.DOMAIN, name="nordlicht-cafe.example"
-        )
         from contacts.services import contacts_for_new_customer
 
         contacts_for_new_customer(
