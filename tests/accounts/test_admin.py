@@ -157,3 +157,35 @@ def test_changing_the_status_in_the_user_form_ends_sessions_too(staff_client, me
     assert member.status == User.Status.INACTIVE
     assert reverse("accounts:login") in member_client.get(customer.get_absolute_url())["Location"]
     assert AuditEvent.objects.filter(action="user.deactivated", customer=None).exists()
+
+
+def test_the_admin_pages_render(staff_client, owner, customer, sub_customer):
+    """H4: staff's pages for users, customers, invitations, link and staff requests and
+    contract data open (and never show an invitation's token hash)."""
+    from billing.models import Invoice
+    from tests.accounts.factories import InvitationFactory, LinkRequestFactory
+    from tests.billing.factories import ContractFactory, InvoiceLineFactory
+
+    invitation = InvitationFactory(customer=customer)
+    link = LinkRequestFactory(main=sub_customer.parent, sub=customer)
+    staff_request = StaffRequestFactory(customer=customer)
+    invoice = InvoiceLineFactory(invoice__customer=customer).invoice
+    contract = ContractFactory(customer=customer)
+    pages = [
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_change", args=[owner.pk]),
+        reverse("admin:accounts_user_add"),
+        reverse("admin:accounts_customer_change", args=[sub_customer.parent.pk]),
+        reverse("admin:accounts_customer_newcomer"),
+        reverse("admin:accounts_invitation_changelist"),
+        reverse("admin:accounts_invitation_change", args=[invitation.pk]),
+        reverse("admin:accounts_subaccountlinkrequest_change", args=[link.pk]),
+        reverse("admin:accounts_staffrequest_change", args=[staff_request.pk]),
+        reverse("admin:billing_invoice_change", args=[invoice.pk]),
+        reverse("admin:billing_contract_change", args=[contract.pk]),
+    ]
+    for page in pages:
+        response = staff_client.get(page)
+        assert response.status_code == 200, page
+        assert invitation.token_hash not in response.content.decode()
+    assert Invoice.objects.count() == 1
