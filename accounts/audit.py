@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from accounts.models import AuditEvent, Customer, User
 
 
@@ -33,3 +35,35 @@ def audit(
         request_id=getattr(request, "request_id", "") if request is not None else "",
         data=data,
     )
+
+
+# What customers read in their own trail. Actions of other apps not listed here show
+# their code made readable ("contact.phone_password_set" → "contact: phone password set").
+LABELS = {
+    "login": _("signed in"),
+    "login.failed": _("sign-in failed"),
+    "logout": _("signed out"),
+    "invitation.created": _("invitation sent"),
+    "invitation.resent": _("invitation sent again"),
+    "invitation.cancelled": _("invitation cancelled"),
+    "invitation.accepted": _("invitation accepted"),
+    "invitation.link_failed": _("invalid invitation link used"),
+    "user.created_by_invitation": _("login created for an invitation"),
+    "user.left_reported": _("support told a user has left"),
+    "membership.changed": _("permissions changed"),
+    "membership.removed": _("user removed"),
+    "customer.created_for_newcomer": _("customer created by support"),
+    "sub_account.ordered": _("sub-account ordered"),
+    "sub_account.link_requested": _("sub-account link requested"),
+    "sub_account.linked": _("sub-account linked"),
+    "sub_account.link_declined": _("sub-account link declined"),
+    "sub_account.link_cancelled": _("sub-account link request withdrawn"),
+    "sub_account.collective_invoice_on": _("put on the collective invoice"),
+    "sub_account.collective_invoice_off": _("taken off the collective invoice"),
+}
+
+
+def label(action: str) -> str:
+    if action in LABELS:
+        return LABELS[action]
+    return action.replace(".", ": ", 1).replace("_", " ").replace(".", " ")

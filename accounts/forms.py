@@ -3,6 +3,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Customer, Membership, User
 from portal import mail
 
 
@@ -90,3 +91,147 @@ class PortalPasswordResetForm(PasswordResetForm):
             context={k: v for k, v in context.items() if k != "user"} | {"user": user},
             language=user.language,
         )
+
+
+# --- users, invitations, sub-accounts (U2, U3, C2) ----------------------------------
+
+
+def _permission_field(name: str) -> forms.BooleanField:
+    model_field = Membership._meta.get_field(name)
+    return forms.BooleanField(label=model_field.verbose_name, required=False)
+
+
+class PermissionForm(forms.Form):
+    """The permission set of U3 and the notification choices, each on or off.
+
+    Only the fields in ``grantable`` can be changed: the others are shown disabled and
+    keep their value (for an invitation: off), so nobody hands out more than they hold.
+    """
+
+    def __init__(self, *args, grantable: frozenset[str], values: dict[str, bool], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.grantable = grantable
+        for name in Membership.choice_fields():
+            field = _permission_field(name)
+            field.initial = bool(values.get(name))
+            if name not in grantable:
+                field.disabled = True
+            self.fields[name] = field
+        if "is_owner" in self.fields:
+            self.fields["is_owner"].help_text = _("Owners have every permission.")
+
+    @property
+    def has_locked_fields(self) -> bool:
+        return any(field.disabled for field in self.fields.values())
+
+    def permission_fields(self):
+        return [self[name] for name in ("is_owner", *Membership.PERMISSION_FIELDS)]
+
+    def notification_fields(self):
+        return [self[name] for name in Membership.NOTIFICATION_FIELDS]
+
+    def changes(self) -> dict[str, bool]:
+        """The values of the fields this user may set."""
+        return {name: self.cleaned_data[name] for name in self.grantable if name in self.fields}
+
+
+class InvitationForm(PermissionForm):
+    email = forms.EmailField(
+        label=_("E-mail address of the person to invite"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, grantable, **kwargs):
+        # Defaults of a new membership, limited to what this user may hand out.
+        defaults = {
+            name: Membership._meta.get_field(name).default and name in grantable
+            for name in Membership.choice_fields()
+        }
+        super().__init__(*args, grantable=grantable, values=defaults, **kwargs)
+        self.order_fields(["email"])
+
+    def permissions(self) -> dict[str, bool]:
+        return {name: bool(self.cleaned_data.get(name)) for name in Membership.choice_fields()}
+
+
+class InvitationTokenForm(forms.Form):
+    token = forms.CharField(
+        label=_("Invitation code from the mail"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("Filled in from the link. If it is empty, copy the code from the mail."),
+    )
+
+
+class NewLoginForm(forms.Form):
+    """A new person chooses their name and password for the invited address (U2)."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    password1 = forms.CharField(
+        label=_("Choose a password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label=_("The same password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        self.email = email
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords differ."))
+        elif first:
+            probe = User(
+                email=self.email,
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(first, probe)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class UserLeftForm(forms.Form):
+    note = forms.CharField(
+        label=_("Anything support should know (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class SubAccountOrderForm(forms.Form):
+    name = forms.CharField(label=_("Name of the new sub-account"), max_length=200)
+    email = forms.EmailField(label=_("Its account e-mail address"), required=False)
+    on_collective_invoice = forms.BooleanField(
+        label=_("Put it on our collective invoice"), required=False
+    )
+
+
+class SubAccountLinkForm(forms.Form):
+    number = forms.CharField(
+        label=_("Customer number of the existing customer"),
+        max_length=20,
+        help_text=_("For example K-100231. Its owners are asked to confirm."),
+    )
+    on_collective_invoice = forms.BooleanField(
+        label=_("Put it on our collective invoice"), required=False
+    )
+
+    def clean_number(self):
+        number = Customer.parse_number(self.cleaned_data["number"])
+        if number is None:
+            raise forms.ValidationError(_("Enter a customer number such as K-100231."))
+        return number

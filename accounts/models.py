@@ -139,6 +139,16 @@ class Customer(models.Model):
     requires_two_factor = models.BooleanField(
         _("require two-factor sign-in for everyone acting for this customer"), default=False
     )
+    # A sub-account whose charges go on its main account's collective invoice (C4).
+    on_collective_invoice = models.BooleanField(
+        _("on the main account's collective invoice"), default=False
+    )
+    # Postal address and phone of the contract partner (U5: what staff take for a newcomer).
+    street = models.CharField(_("street and number"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     objects = CustomerQuerySet.as_manager()
@@ -149,6 +159,11 @@ class Customer(models.Model):
         ordering = ["number"]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=F("id")), name="customer_not_own_parent"),
+            # Only a sub-account can be on a main account's collective invoice (C4).
+            models.CheckConstraint(
+                condition=Q(on_collective_invoice=False) | Q(parent__isnull=False),
+                name="customer_collective_invoice_needs_main",
+            ),
         ]
 
     def __str__(self):
@@ -164,6 +179,11 @@ class Customer(models.Model):
     @property
     def is_sub_account(self) -> bool:
         return self.parent_id is not None
+
+    def address_lines(self) -> list[str]:
+        """The postal address as lines, empty lines left out."""
+        town = " ".join(part for part in (self.postal_code, self.city) if part)
+        return [line for line in (self.street, town, self.country) if line]
 
     @staticmethod
     def parse_number(text: str) -> int | None:
@@ -184,6 +204,14 @@ class Customer(models.Model):
                 raise ValidationError(
                     {"parent": _("A main account cannot become a sub-account (C1).")}
                 )
+        elif self.on_collective_invoice:
+            raise ValidationError(
+                {
+                    "on_collective_invoice": _(
+                        "Only a sub-account can be on a main account's collective invoice (C4)."
+                    )
+                }
+            )
 
 
 class CustomerGroup(models.Model):
@@ -196,8 +224,11 @@ class CustomerGroup(models.Model):
         return str(self.group)
 
 
-class Membership(models.Model):
-    """A user's membership in a customer with the permission set of U3 (owner has all)."""
+class PermissionSet(models.Model):
+    """The permission set of U3 and the notification choices, each on or off.
+
+    Shared by memberships and the invitations that become them.
+    """
 
     PERMISSION_FIELDS = (
         "can_view_products",
@@ -211,8 +242,6 @@ class Membership(models.Model):
     )
     NOTIFICATION_FIELDS = ("notify_invoices", "notify_orders", "notify_support")
 
-    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="memberships")
     is_owner = models.BooleanField(_("owner"), default=False)
     can_view_products = models.BooleanField(_("view products and services"), default=True)
     can_change_dns = models.BooleanField(_("change domain and DNS settings"), default=False)
@@ -227,6 +256,43 @@ class Membership(models.Model):
     notify_invoices = models.BooleanField(_("invoices and payment reminders"), default=False)
     notify_orders = models.BooleanField(_("orders and access data"), default=False)
     notify_support = models.BooleanField(_("support"), default=True)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def choice_fields(cls) -> tuple[str, ...]:
+        """Every field a permission form offers: owner, permissions, notifications."""
+        return ("is_owner", *cls.PERMISSION_FIELDS, *cls.NOTIFICATION_FIELDS)
+
+    def has_flag(self, field: str) -> bool:
+        return self.is_owner or bool(getattr(self, field))
+
+    def permission_values(self) -> dict[str, bool]:
+        return {name: bool(getattr(self, name)) for name in self.choice_fields()}
+
+    def permission_labels(self) -> list[str]:
+        if self.is_owner:
+            return [str(_("owner (all permissions)"))]
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in self.PERMISSION_FIELDS
+            if getattr(self, name)
+        ]
+
+    def notification_labels(self) -> list[str]:
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in self.NOTIFICATION_FIELDS
+            if getattr(self, name)
+        ]
+
+
+class Membership(PermissionSet):
+    """A user's membership in a customer with the permission set of U3 (owner has all)."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="memberships")
     restricted_to_accounts = models.BooleanField(
         _("only chosen hosting accounts"),
         default=False,
@@ -244,18 +310,6 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.customer}"
-
-    def has_flag(self, field: str) -> bool:
-        return self.is_owner or bool(getattr(self, field))
-
-    def permission_labels(self) -> list[str]:
-        if self.is_owner:
-            return [str(_("owner (all permissions)"))]
-        return [
-            str(self._meta.get_field(name).verbose_name)
-            for name in self.PERMISSION_FIELDS
-            if getattr(self, name)
-        ]
 
 
 class HostingAccountQuerySet(models.QuerySet):
@@ -437,3 +491,211 @@ class UserSession(models.Model):
 
     def __str__(self):
         return f"session of {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- invitations, staff requests, sub-account links (U2, U4, C2) ----------------------
+
+
+INVITATION_DAYS = 7
+
+
+class InvitationQuerySet(models.QuerySet):
+    def usable(self, at=None):
+        """Invitations that can still be accepted: pending and not past their end (U2)."""
+        return self.filter(state=Invitation.State.PENDING, expires_at__gt=at or timezone.now())
+
+
+class Invitation(PermissionSet):
+    """A person invited by e-mail to act for a customer with a permission set (U2, S9).
+
+    Only a keyed hash of the token is stored; the token itself is in the mail alone.
+    Expired, cancelled and accepted invitations stay, so the customer sees what happened.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        ACCEPTED = "accepted", _("accepted")
+        CANCELLED = "cancelled", _("cancelled")
+        EXPIRED = "expired", _("expired")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="invitations"
+    )
+    email = models.EmailField(_("e-mail address"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, verbose_name=_("invited by"), null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("invited"), default=timezone.now)
+    sent_at = models.DateTimeField(_("last sent"), default=timezone.now, db_index=True)
+    send_count = models.PositiveSmallIntegerField(default=1)
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and customer; resending renews it.
+            models.UniqueConstraint(
+                fields=["customer", "email"],
+                condition=Q(state="pending"),
+                name="invitation_one_pending_per_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="invitation_expires_after_creation",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"]),
+            models.Index(fields=["state", "expires_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.email} → {self.customer}"
+
+    def is_usable(self, at=None) -> bool:
+        return self.state == self.State.PENDING and self.expires_at > (at or timezone.now())
+
+    @property
+    def shown_state(self) -> str:
+        """The state as the customer sees it: a pending invitation past its end is expired,
+        even before the periodic job has marked it (expiry is checked on every request)."""
+        if self.state == self.State.PENDING and not self.is_usable():
+            return self.State.EXPIRED
+        return self.state
+
+    def get_shown_state_display(self) -> str:
+        return self.State(self.shown_state).label
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hash_secret("invitation:" + (token or ""))
+
+    def token_matches(self, token: str) -> bool:
+        return hmac.compare_digest(self.token_hash, self.hash_token(token))
+
+
+class StaffRequest(models.Model):
+    """Something a customer asks the provider's staff to do, worked on in the admin.
+
+    "A person has left the organisation" (U4): staff set that user inactive, and the
+    person's tickets stay with the organisation.
+    """
+
+    class Kind(models.TextChoices):
+        USER_LEFT = "user_left", _("a user has left the organisation")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        DONE = "done", _("done")
+
+    kind = models.CharField(_("request"), max_length=20, choices=Kind.choices)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.OPEN, db_index=True
+    )
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+"
+    )
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("person concerned"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    requested_by = models.ForeignKey(
+        User, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    handled_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    handled_at = models.DateTimeField(_("handled"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("staff request")
+        verbose_name_plural = _("staff requests")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "customer", "user"],
+                condition=Q(state="open"),
+                name="staffrequest_one_open_per_person",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.user} ({self.customer.display_number})"
+
+
+class SubAccountLinkRequest(models.Model):
+    """A main account asks to link an existing customer as its sub-account (C2).
+
+    Nothing is linked until an owner of that customer confirms.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting for confirmation")
+        CONFIRMED = "confirmed", _("confirmed")
+        DECLINED = "declined", _("declined")
+        CANCELLED = "cancelled", _("cancelled")
+
+    main = models.ForeignKey(
+        Customer,
+        verbose_name=_("main account"),
+        on_delete=models.PROTECT,
+        related_name="link_requests_sent",
+    )
+    sub = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer to link"),
+        on_delete=models.PROTECT,
+        related_name="link_requests_received",
+    )
+    on_collective_invoice = models.BooleanField(
+        _("put on the main account's collective invoice"), default=False
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        User, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("requested"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sub-account link request")
+        verbose_name_plural = _("sub-account link requests")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(main=F("sub")), name="linkrequest_not_self"),
+            models.UniqueConstraint(
+                fields=["main", "sub"],
+                condition=Q(state="pending"),
+                name="linkrequest_one_pending_per_pair",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.main.display_number} ← {self.sub.display_number} ({self.state})"

@@ -117,7 +117,15 @@ def otp_verify(request):
 @sensitive_post_parameters()
 @never_cache
 def two_factor_setup(request):
-    """Enrol an authenticator app: QR code, a code to confirm, then backup codes shown once."""
+    """Enrol an authenticator app: QR code, a code to confirm, then backup codes shown once.
+
+    Sent here because a customer requires two-factor (U1), e.g. before accepting an
+    invitation, the person continues there afterwards (``next``)."""
+    next_url = request.GET.get("next")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        request.session["after_two_factor"] = next_url
     device = None
     device_id = request.session.get("totp_setup_device")
     if device_id:
@@ -131,7 +139,15 @@ def two_factor_setup(request):
         if codes is not None:
             request.session.pop("totp_setup_device", None)
             request.no_store = True
-            return render(request, "accounts/backup_codes.html", {"codes": codes, "fresh": True})
+            return render(
+                request,
+                "accounts/backup_codes.html",
+                {
+                    "codes": codes,
+                    "fresh": True,
+                    "next": request.session.pop("after_two_factor", None),
+                },
+            )
         form.add_error(
             "code", _("That code is not valid. Check the time on your phone and try again.")
         )

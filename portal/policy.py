@@ -421,3 +421,64 @@ def may_see_person_in_history(viewer: Access, *, via: str, agency_id: int | None
         and viewer.grant is not None
         and agency_id == viewer.grant.agency_id
     )
+
+
+# --- Users, invitations and sub-accounts (issue 4: U2–U4, C1–C3) ---------------------
+# Who may hand out which permissions, change or remove whose membership, and answer a
+# request to link a customer as a sub-account. Views call these after get_customer_for.
+
+
+def two_factor_satisfied(request, customer: Customer) -> bool:
+    """Whether this session may act for ``customer`` as far as two-factor goes (U1, S9)."""
+    return not requires_two_factor(customer) or _is_verified(request.user)
+
+
+def grantable_fields(access: Access) -> frozenset[str]:
+    """The membership fields this access may set when inviting or changing a member.
+
+    Owners hand out everything, ownership included. Users allowed to manage users hand out
+    only the permissions they hold themselves, and notification choices, so nobody can
+    give more than they have.
+    """
+    if access.via == Via.GRANT or not access.allows(Action.MANAGE_USERS):
+        return frozenset()
+    membership = access.membership
+    if membership.is_owner:
+        return frozenset(Membership.choice_fields())
+    held = {name for name in Membership.PERMISSION_FIELDS if getattr(membership, name)}
+    return frozenset(held | set(Membership.NOTIFICATION_FIELDS))
+
+
+def may_change_membership(user, access: Access, membership: Membership) -> bool:
+    """Whether ``user`` (acting through ``access``) may change or remove ``membership``.
+
+    Never one's own (another owner or manager does that), and an owner's only as an owner.
+    Removing the last owner is refused by the service, not here.
+    """
+    if access.via == Via.GRANT or not access.allows(Action.MANAGE_USERS):
+        return False
+    if membership.customer_id != access.customer.pk or membership.user_id == user.pk:
+        return False
+    return access.membership.is_owner or not membership.is_owner
+
+
+def may_order_sub_accounts(access: Access) -> bool:
+    """Owners of a main account order and link sub-accounts; a sub-account cannot (C1)."""
+    return (
+        access.via == Via.MEMBERSHIP
+        and access.customer.parent_id is None
+        and access.allows(Action.MANAGE_SUB_ACCOUNTS)
+    )
+
+
+def may_answer_link_requests(access: Access) -> bool:
+    """Only the customer's own owners confirm or decline becoming a sub-account (C2):
+    nobody reaching it through another account decides for it."""
+    return access.via == Via.MEMBERSHIP and access.membership.is_owner
+
+
+def may_grant(access: Access, values: dict[str, bool]) -> bool:
+    """Whether every permission switched on in ``values`` is one this access may hand out
+    (inviting, resending an invitation, changing a member)."""
+    allowed = grantable_fields(access)
+    return all(name in allowed for name, on in values.items() if on)

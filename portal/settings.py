@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "accounts",
+    "billing",
     "hosting",
     "contacts",
     "delegation",
@@ -217,6 +218,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "send-pending-mail": {"task": "portal.tasks.flush_outbox", "schedule": 60.0},
+    "expire-invitations": {"task": "accounts.tasks.expire_invitations", "schedule": 15 * 60.0},
 }
 # Contacts (K4, K12): clear expired pending addresses, end time-limited authorisations.
 CELERY_BEAT_SCHEDULE["contacts-clear-expired-pending"] = {

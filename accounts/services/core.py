@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
@@ -53,9 +54,18 @@ def next_customer_number() -> int:
 
 @transaction.atomic
 def customer_create(
-    *, name: str, email: str = "", parent: Customer | None = None, owner: User | None = None
+    *,
+    name: str,
+    email: str = "",
+    parent: Customer | None = None,
+    owner: User | None = None,
+    **details,
 ) -> Customer:
-    customer = Customer(number=next_customer_number(), name=name, email=email, parent=parent)
+    """A new customer with a number never used before; ``details`` are further Customer
+    fields (address, phone, on_collective_invoice)."""
+    customer = Customer(
+        number=next_customer_number(), name=name, email=email, parent=parent, **details
+    )
     customer.full_clean()
     customer.save()
     customer_group_create(customer)
@@ -227,8 +237,6 @@ def set_password_link(user: User) -> str:
 
 def send_set_password_mail(user: User) -> None:
     """Mail a person whose login staff created a link to choose a password (U5)."""
-    from django.conf import settings
-
     mail.queue(
         kind="set_password",
         to=[user.email],

@@ -1,0 +1,79 @@
+"""Reads of the accounts app for the customer's pages (STYLE.md: selectors).
+
+Each takes the customer the view already obtained through the policy; none decides access.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from accounts.models import (
+    AuditEvent,
+    Customer,
+    Invitation,
+    Membership,
+    StaffRequest,
+    SubAccountLinkRequest,
+)
+
+
+def members_of(customer: Customer) -> QuerySet[Membership]:
+    """The customer's memberships, owners first. The user's status is not shown to
+    customers: only staff see who is inactive (U4)."""
+    return (
+        Membership.objects.filter(customer=customer)
+        .select_related("user")
+        .order_by("-is_owner", "user__last_name", "user__first_name", "user__email")
+    )
+
+
+def invitations_of(customer: Customer) -> QuerySet[Invitation]:
+    """Every invitation of the customer, newest first: pending, accepted, cancelled and
+    expired alike (they stay visible as such)."""
+    return Invitation.objects.filter(customer=customer).select_related("invited_by")
+
+
+def users_reported_left(customer: Customer) -> set[int]:
+    """Ids of users the customer has told support have left, while staff have not yet
+    handled it."""
+    return set(
+        StaffRequest.objects.filter(
+            customer=customer,
+            kind=StaffRequest.Kind.USER_LEFT,
+            state=StaffRequest.State.OPEN,
+        ).values_list("user_id", flat=True)
+    )
+
+
+def sub_accounts_of(main: Customer) -> QuerySet[Customer]:
+    """The main account's sub-accounts with their number of hosting accounts (C3, C4)."""
+    return (
+        Customer.objects.filter(parent=main)
+        .annotate(hosting_account_count=Count("hosting_accounts"))
+        .order_by("name", "number")
+    )
+
+
+def link_requests_sent(main: Customer) -> QuerySet[SubAccountLinkRequest]:
+    """Requests the main account made that still wait for the other customer's owner."""
+    return (
+        SubAccountLinkRequest.objects.filter(main=main, state=SubAccountLinkRequest.State.PENDING)
+        .select_related("sub", "requested_by")
+        .order_by("-created_at")
+    )
+
+
+def link_requests_received(customer: Customer) -> QuerySet[SubAccountLinkRequest]:
+    """Requests to link this customer as a sub-account of another, waiting for its owner."""
+    return (
+        SubAccountLinkRequest.objects.filter(
+            sub=customer, state=SubAccountLinkRequest.State.PENDING
+        )
+        .select_related("main", "requested_by")
+        .order_by("-created_at")
+    )
+
+
+def audit_events_of(customer: Customer) -> QuerySet[AuditEvent]:
+    """The customer's own audit trail, newest first (S27)."""
+    return AuditEvent.objects.filter(customer=customer).select_related("actor")

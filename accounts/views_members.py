@@ -1,0 +1,240 @@
+"""The customer's users: members and their permissions, invitations, "has left", and the
+customer's own audit trail (U2–U4, S5, S27).
+
+Every view: signed in, one policy call for the customer, objects fetched through that
+customer only (another tenant's id is a 404), changes by POST.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import audit, selectors, services
+from accounts.forms import InvitationForm, PermissionForm, UserLeftForm
+from accounts.models import Invitation, Membership
+from portal import policy
+from portal.policy import Action
+
+PAGE_SIZE = 25
+AUDIT_PAGE_SIZE = 50
+
+
+def _member_list_url(customer):
+    return redirect("accounts:member_list", customer=customer.number)
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+@login_required
+def member_list(request, customer):
+    """Members with their permissions, and every invitation with its state (U2, U3)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    members = Paginator(selectors.members_of(customer), PAGE_SIZE).get_page(request.GET.get("page"))
+    invitations = Paginator(selectors.invitations_of(customer), PAGE_SIZE).get_page(
+        request.GET.get("ipage")
+    )
+    reported = selectors.users_reported_left(customer)
+    rows = [
+        {
+            "membership": m,
+            "can_change": policy.may_change_membership(request.user, request.access, m),
+            "reported_left": m.user_id in reported,
+            "is_self": m.user_id == request.user.pk,
+        }
+        for m in members.object_list
+    ]
+    return render(
+        request,
+        "accounts/membership_list.html",
+        {
+            "customer": customer,
+            "page": members,
+            "rows": rows,
+            "invitations": invitations,
+            "invitation_rows": [
+                {
+                    "invitation": i,
+                    "can_resend": policy.may_grant(request.access, i.permission_values()),
+                }
+                for i in invitations.object_list
+            ],
+        },
+    )
+
+
+def _membership_for(request, customer, membership_id) -> Membership:
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), pk=membership_id, customer=customer
+    )
+    if not policy.may_change_membership(request.user, request.access, membership):
+        raise PermissionDenied
+    return membership
+
+
+@login_required
+def member_edit(request, customer, membership):
+    """Change one member's permissions (U3): effective on their next request; anything
+    taken away also ends their sessions (S5). Removing and "has left" start here too."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    membership = _membership_for(request, customer, membership)
+    form = PermissionForm(
+        request.POST or None,
+        grantable=policy.grantable_fields(request.access),
+        values=membership.permission_values(),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_update(
+                membership=membership, changes=form.changes(), by=request.user, request=request
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                _("The permissions of %(person)s are changed.") % {"person": membership.user},
+            )
+            return _member_list_url(customer)
+    return render(
+        request,
+        "accounts/membership_edit.html",
+        {
+            "customer": customer,
+            "membership": membership,
+            "form": form,
+            "left_form": UserLeftForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_remove(request, customer, membership):
+    """Remove a membership at once (U4); that person's sessions end (S5)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    membership = _membership_for(request, customer, membership)
+    try:
+        services.membership_remove(membership=membership, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+        return redirect("accounts:member_edit", customer=customer.number, membership=membership.pk)
+    messages.success(
+        request,
+        _("%(person)s no longer acts for this customer.") % {"person": membership.user},
+    )
+    return _member_list_url(customer)
+
+
+@login_required
+@require_POST
+def member_left(request, customer, membership):
+    """Tell support that this person has left the organisation (U4). Staff set the user
+    inactive; the person's tickets stay with the organisation."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    membership = _membership_for(request, customer, membership)
+    form = UserLeftForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    services.staff_request_user_left(
+        customer=customer, user=membership.user, by=request.user, note=note, request=request
+    )
+    messages.success(
+        request,
+        _(
+            "Support has been told that %(person)s has left. Remove their access here "
+            "now if they should lose it at once."
+        )
+        % {"person": membership.user},
+    )
+    return redirect("accounts:member_edit", customer=customer.number, membership=membership.pk)
+
+
+@login_required
+def invitation_create(request, customer):
+    """Invite a person by e-mail with a permission set (U2). The answer is the same whether
+    or not the address has a login (S12)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    form = InvitationForm(request.POST or None, grantable=policy.grantable_fields(request.access))
+    if request.method == "POST" and form.is_valid():
+        permissions = form.permissions()
+        if not policy.may_grant(request.access, permissions):
+            raise PermissionDenied
+        try:
+            invitation = services.invitation_create(
+                customer=customer,
+                email=form.cleaned_data["email"],
+                permissions=permissions,
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error("email" if error.code in ("member", "pending") else None, error)
+        else:
+            messages.success(
+                request,
+                _("An invitation was sent to %(email)s. It is valid for seven days.")
+                % {"email": invitation.email},
+            )
+            return _member_list_url(customer)
+    return render(request, "accounts/invitation_create.html", {"customer": customer, "form": form})
+
+
+def _invitation_for(customer, invitation_id) -> Invitation:
+    return get_object_or_404(Invitation, pk=invitation_id, customer=customer)
+
+
+@login_required
+@require_POST
+def invitation_cancel(request, customer, invitation):
+    """Cancel a pending invitation; it stays listed as cancelled (U2)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    invitation = _invitation_for(customer, invitation)
+    try:
+        services.invitation_cancel(invitation=invitation, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(
+            request, _("The invitation to %(email)s is cancelled.") % {"email": invitation.email}
+        )
+    return _member_list_url(customer)
+
+
+@login_required
+@require_POST
+def invitation_resend(request, customer, invitation):
+    """Send an invitation again with a new link; the old link stops working (U2)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    invitation = _invitation_for(customer, invitation)
+    if not policy.may_grant(request.access, invitation.permission_values()):
+        raise PermissionDenied
+    try:
+        services.invitation_resend(invitation=invitation, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(
+            request,
+            _("A new invitation was sent to %(email)s.") % {"email": invitation.email},
+        )
+    return _member_list_url(customer)
+
+
+@login_required
+def audit_log(request, customer):
+    """The customer's own audit trail: who did what, when, from where (S27)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    page = Paginator(selectors.audit_events_of(customer), AUDIT_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = [{"event": event, "label": audit.label(event.action)} for event in page.object_list]
+    return render(
+        request,
+        "accounts/auditevent_list.html",
+        {"customer": customer, "page": page, "rows": rows},
+    )
