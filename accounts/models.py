@@ -472,7 +472,7 @@ def normalise_code(token: str) -> str:
 
 def hash_secret(value: str) -> str:
     """Keyed SHA-256 of a one-time secret (backup codes, keys, tokens) for storage."""
-    key = ("portal-secret-hash:" + settings.SECRET_KEY).encode()
+    key = ("portal-secret-hash:" + settings.TOKEN_HASH_KEY).encode()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 

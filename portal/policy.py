@@ -103,6 +103,11 @@ class Access:
             # A delegate may view and change the granted accounts and open tickets about
             # them; nothing customer-wide (D4, D5).
             return action in (Action.VIEW_ACCOUNT, Action.CHANGE_ACCOUNT, Action.OPEN_TICKETS)
+        if action == Action.VIEW_ACCOUNT:
+            # Whoever may change an account's DNS may also open it.
+            return self.membership.has_flag("can_view_products") or self.membership.has_flag(
+                "can_change_dns"
+            )
         flag = ACTION_FLAGS[action]
         if flag is None:
             return True
@@ -329,7 +334,7 @@ def visible_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
     """The customer's own hosting accounts the user may see (not delegated ones)."""
     access = customer_access(user, customer)
     qs = HostingAccount.objects.filter(customer=customer).select_related("customer")
-    if access is None or not access.allows(Action.VIEW_PRODUCTS):
+    if access is None or not access.allows(Action.VIEW_ACCOUNT):
         return qs.none()
     membership = access.membership
     if (

@@ -30,15 +30,31 @@ if not DEBUG:
             + ". See .env.example."
         )
 
-# A development-only key is generated per process when DEBUG is on and none is set;
-# there is never a fixed fallback secret.
+# With DEBUG on and no SECRET_KEY, a random development key is made once per checkout
+# (kept in .dev-secret-key, which git ignores), so links in mail survive a restart of the
+# development server. There is never a fixed fallback secret.
 if env.str("SECRET_KEY", default=""):
     SECRET_KEY = env.str("SECRET_KEY")
 else:
     import secrets
 
-    SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(40)
+    _dev_key_file = BASE_DIR / ".dev-secret-key"
+    try:
+        SECRET_KEY = _dev_key_file.read_text().strip()
+    except OSError:
+        SECRET_KEY = ""
+    if len(SECRET_KEY) < 50:
+        SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(40)
+        try:
+            _dev_key_file.write_text(SECRET_KEY)
+            _dev_key_file.chmod(0o600)
+        except OSError:
+            pass
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# The key for the stored hashes of one-time secrets (backup codes, invitation tokens,
+# grant keys, confirmation nonces). Set it apart from SECRET_KEY so that rotating
+# SECRET_KEY does not void them.
+TOKEN_HASH_KEY = env.str("TOKEN_HASH_KEY", default="") or SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

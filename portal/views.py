@@ -38,7 +38,7 @@ def dashboard(request, customer):
             "customer": customer,
             "page": page,
             "delegated_page": delegated_page,
-            "can_view_products": request.access.allows(Action.VIEW_PRODUCTS),
+            "can_view_products": request.access.allows(Action.VIEW_ACCOUNT),
             "sub_account_count": customer.sub_accounts.count() if not customer.parent_id else 0,
         },
     )

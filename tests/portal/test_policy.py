@@ -22,7 +22,7 @@ NONE = frozenset()
 # A member with exactly one permission: what it allows besides seeing the customer.
 SINGLE_PERMISSION = {
     "can_view_products": {A.VIEW_PRODUCTS, A.VIEW_ACCOUNT},
-    "can_change_dns": {A.CHANGE_DNS, A.CHANGE_ACCOUNT},
+    "can_change_dns": {A.CHANGE_DNS, A.CHANGE_ACCOUNT, A.VIEW_ACCOUNT},
     "can_view_invoices": {A.VIEW_INVOICES},
     "can_manage_contacts": {A.MANAGE_CONTACTS},
     "can_manage_users": {A.MANAGE_USERS},
