@@ -217,6 +217,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "send-pending-mail": {"task": "portal.tasks.flush_outbox", "schedule": 60.0},
+    # delegation (D3, D6): expiry is also checked on every request; these only record it.
+    "delegation-expire-grants": {"task": "delegation.tasks.expire_grants", "schedule": 60.0},
+    "delegation-remind-grants": {"task": "delegation.tasks.remind_grants", "schedule": 900.0},
+    "delegation-redact-key-mails": {
+        "task": "delegation.tasks.redact_key_mails",
+        "schedule": 60.0,
+    },
 }
 # Contacts (K4, K12): clear expired pending addresses, end time-limited authorisations.
 CELERY_BEAT_SCHEDULE["contacts-clear-expired-pending"] = {
