@@ -82,9 +82,18 @@ class GrantRequestForm(forms.ModelForm):
 
     class Meta:
         model = GrantRequest
-        fields = ["company", "first_name", "last_name", "address", "phone", "email"]
+        fields = [
+            "company",
+            "first_name",
+            "last_name",
+            "street",
+            "postal_code",
+            "city",
+            "country",
+            "phone",
+            "email",
+        ]
         widgets = {
-            "address": forms.Textarea(attrs={"rows": 3}),
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
             "email": forms.EmailInput(attrs={"autocomplete": "off"}),
         }

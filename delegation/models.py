@@ -250,8 +250,12 @@ class GrantRequest(models.Model):
     company = models.CharField(_("company"), max_length=200)
     first_name = models.CharField(_("first name"), max_length=150)
     last_name = models.CharField(_("last name"), max_length=150)
-    address = models.TextField(_("postal address"), max_length=500)
-    phone = models.CharField(_("phone"), max_length=40)
+    # The postal address as the users issue's newcomer service takes it (U5).
+    street = models.CharField(_("street and number"), max_length=200)
+    postal_code = models.CharField(_("postal code"), max_length=20)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(_("country"), max_length=100)
+    phone = models.CharField(_("phone"), max_length=50)
     email = models.EmailField(_("e-mail address"))
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.OPEN, db_index=True

@@ -122,20 +122,23 @@ def _event(
     )
 
 
-def _audit_both(action: str, grant: Grant, *, request=None, actor=None, summary="", **data):
-    """The same event in both customers' audit trails: each reads its own (S27)."""
-    for customer in (grant.grantor, grant.agency):
-        audit(
-            action,
-            request=request,
-            actor=actor,
-            customer=customer,
-            summary=summary,
-            grant=grant.pk,
-            grantor=grant.grantor.number,
-            agency=grant.agency.number,
-            **data,
-        )
+def _audit_both(
+    action: str, grant: Grant, *, side: str, request=None, actor=None, summary=""
+) -> None:
+    """The event in both customers' audit trails, each read by its own customer (S27).
+    The acting person and their address go only into their own side's trail; the other
+    side reads which customer acted, never who (D4: no grantor's users for a delegate,
+    and the same courtesy the other way)."""
+    own, other = (
+        (grant.grantor, grant.agency) if side == Side.GRANTOR else (grant.agency, grant.grantor)
+    )
+    data = {"grant": grant.pk, "grantor": grant.grantor.number, "agency": grant.agency.number}
+    audit(action, request=request, actor=actor, customer=own, summary=summary, **data)
+    if side == Side.SYSTEM:
+        audit(action, customer=other, summary=summary, **data)
+    else:
+        by = f"{summary} by {own.display_number}" if summary else own.display_number
+        audit(action, customer=other, summary=by, **data)
 
 
 def _link(name: str, **kwargs) -> str:
@@ -306,7 +309,12 @@ def grant_revoke(*, grant: Grant, actor: User, request=None) -> bool:
     policy.grant_accounts_release(fresh)
     _event(fresh, Kind.REVOKED, Side.GRANTOR, actor=actor, request=request, at=now)
     _audit_both(
-        "grant.revoked", fresh, request=request, actor=actor, summary=f"grant #{fresh.pk} revoked"
+        "grant.revoked",
+        fresh,
+        side=Side.GRANTOR,
+        request=request,
+        actor=actor,
+        summary=f"grant #{fresh.pk} revoked",
     )
     _notify(
         fresh.agency,
@@ -350,6 +358,7 @@ def grant_approve(*, grant: Grant, key: str, user: User, request=None) -> bool:
                     _audit_both(
                         "grant.approved",
                         fresh,
+                        side=Side.AGENCY,
                         request=request,
                         actor=user,
                         summary=f"grant #{fresh.pk} approved",
@@ -394,6 +403,7 @@ def grant_hand_back(*, grant: Grant, actor: User, request=None) -> bool:
     _audit_both(
         "grant.handed_back",
         fresh,
+        side=Side.AGENCY,
         request=request,
         actor=actor,
         summary=f"grant #{fresh.pk} handed back",
@@ -427,7 +437,7 @@ def grant_expire(*, grant_id: int, at: datetime | None = None) -> bool:
         return False
     policy.grant_accounts_release(fresh)
     _event(fresh, Kind.EXPIRED, Side.SYSTEM, at=fresh.ends_at)
-    _audit_both("grant.expired", fresh, summary=f"grant #{fresh.pk} expired")
+    _audit_both("grant.expired", fresh, side=Side.SYSTEM, summary=f"grant #{fresh.pk} expired")
     for customer, template in (
         (fresh.grantor, "delegation/mail/grant_expired_grantor"),
         (fresh.agency, "delegation/mail/grant_expired_agency"),
@@ -609,15 +619,21 @@ def grant_request_create_newcomer(
     (the person gets a set-password mail there), then tell the grantor the number."""
     service = newcomer_service()
     with transaction.atomic():
-        customer = service(
+        result = service(
             company=grant_request.company,
             first_name=grant_request.first_name,
             last_name=grant_request.last_name,
-            address=grant_request.address,
+            street=grant_request.street,
+            postal_code=grant_request.postal_code,
+            city=grant_request.city,
+            country=grant_request.country,
             phone=grant_request.phone,
             email=grant_request.email,
-            staff=staff,
+            created_by=staff,
+            request=request,
         )
+        # The users service returns Newcomer(customer, user, login_created).
+        customer = getattr(result, "customer", result)
         grant_request_complete(
             grant_request=grant_request, customer=customer, staff=staff, request=request
         )

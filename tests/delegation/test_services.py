@@ -328,3 +328,15 @@ def test_key_mail_falls_back_to_the_account_address(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.grant_key_mail(grant=grant, key=key, actor=owner) == 1
     assert django_mail.outbox[0].to == [agency.email]
+
+
+def test_s27_d4_each_audit_trail_names_only_its_own_people(grant, owner, customer, agency):
+    """S27: both customers' trails record the revocation; the agency's names the grantor
+    customer, never the grantor's user or address (D4)."""
+    services.grant_revoke(grant=grant, actor=owner)
+    grantor_side = AuditEvent.objects.get(action="grant.revoked", customer=customer)
+    agency_side = AuditEvent.objects.get(action="grant.revoked", customer=agency)
+    assert grantor_side.actor == owner
+    assert agency_side.actor is None and agency_side.ip is None
+    assert customer.display_number in agency_side.summary
+    assert owner.email not in agency_side.summary + str(agency_side.data)

@@ -279,7 +279,10 @@ def test_grant_request_goes_to_support(customer, owner, client_for):
             "company": "Neu Agentur",
             "first_name": "Nina",
             "last_name": "Neu",
-            "address": "Hauptstr. 1\n12345 Berlin",
+            "street": "Hauptstr. 1",
+            "postal_code": "12345",
+            "city": "Berlin",
+            "country": "Germany",
             "phone": "+49 30 1234",
             "email": "nina@neu.example",
         },
@@ -387,6 +390,9 @@ def test_d7_history_is_readable_by_both_sides_without_naming_the_other_sides_peo
 ):
     """D7: made, key sent, approved, wrong key, revoked — both sides read the history;
     each sees the other side only as a customer, never its users (D4)."""
+    owner.last_name, delegate.last_name = "Grantorperson", "Agencyperson"
+    owner.save()
+    delegate.save()
     grant, key = make_grant(grantor=customer, agency=agency, accounts=[account], by=owner)
     services.grant_key_mail(grant=grant, key=key, actor=owner)
     services.grant_approve(grant=grant, key="WRONG", user=delegate)
