@@ -18,8 +18,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.audit import audit
+from contacts.services import contact_phone_password_set
 from delegation import services, tasks
 from delegation.models import GrantRequest
+from tests.contacts.factories import ContactFactory, RegisterExtractFactory
 from tests.delegation.factories import client_as, clock, make_grant
 from tests.factories import CustomerFactory, HostingAccountFactory, MembershipFactory
 
@@ -94,8 +96,16 @@ def world(customer, account, agency, owner, django_capture_on_commit_callbacks):
     )
     # The grantor's audit trail.
     audit("contract.changed", actor=owner, customer=customer, summary=mark("audit"))
-    # Contacts (K8 phone passwords), invoices, contracts: the apps that own them add
-    # their fields here when they land (see the report); the walk already covers pages.
+    # Contacts of every type, with phone passwords (K8) and restrictions, and a register
+    # extract (K12). Invoices and contracts: add them here when their models exist.
+    for traits in ({}, {"accounting": True}, {"technical": True}, {"domain": True}):
+        contact = ContactFactory(customer=customer, authorised=True, **traits)
+        plant(contact, mark, keep={"language"})
+    phone_password = mark("phonepw")
+    contact_phone_password_set(contact=contact, password=phone_password, actor=owner)
+    contact.refresh_from_db()
+    markers.append(contact.phone_password_hash)
+    plant(RegisterExtractFactory(customer=customer), mark)
 
     # A delegate who may do everything in the agency.
     delegate = MembershipFactory(
@@ -189,6 +199,9 @@ def test_s3_delegate_sees_no_contract_data_on_any_page(world, customer, agency, 
     assert world["hidden"].get_absolute_url() not in reached
     assert reverse("delegation:request_list", kwargs={"customer": agency.number}) in reached
     assert checked > 20
+    print(
+        f"S3 walk: {checked} requests, {len(reached)} pages reached, {len(world['markers'])} markers"
+    )
 
 
 def test_s3_mails_to_the_agency_carry_no_contract_data(

@@ -340,3 +340,12 @@ def test_s27_d4_each_audit_trail_names_only_its_own_people(grant, owner, custome
     assert agency_side.actor is None and agency_side.ip is None
     assert customer.display_number in agency_side.summary
     assert owner.email not in agency_side.summary + str(agency_side.data)
+
+
+def test_d3_key_goes_only_to_people_who_manage_delegations_in_that_customer(agency, customer):
+    """A user who owns some other customer but is a plain member of the agency gets no
+    key mail (the owner test is for the membership in the agency itself)."""
+    plain_here = MembershipFactory(customer=agency, user__email="plain@agency.example").user
+    MembershipFactory(customer=customer, user=plain_here, owner=True)
+    assert plain_here not in policy.delegation_managers(agency)
+    assert plain_here in policy.delegation_managers(customer)
