@@ -1,11 +1,12 @@
 """Across two customers in two browsers (D1–D4, D2, S5): the grantor makes a grant and
-reads the key; the administrator signs in, enters it and opens the granted account; the
-grantor revokes; the administrator's next request is refused."""
+reads the key; the administrator signs in, enters it, opens the granted account and adds a
+DNS record to it; the grantor revokes; the administrator's next request is refused."""
 
 import re
 
 import pytest
 
+from hosting.models import DnsRecord
 from tests.factories import PASSWORD, TOTPDeviceFactory
 from tests.helpers import totp_code
 
@@ -58,7 +59,16 @@ def test_grant_key_approve_open_revoke_refused(
         delegated.get_by_role("link", name="alice.example").click()
         admin.get_by_role("heading", name=re.compile("alice.example")).wait_for()
         assert "grant #" in admin.content()
-        account_url = admin.url
+        # ...and changes it: a DNS record (A1, D4).
+        admin.get_by_role("link", name="Manage DNS records").click()
+        admin.get_by_role("link", name="Add a record").click()
+        admin.get_by_label("Type").select_option("A")
+        admin.get_by_label("Name").fill("www")
+        admin.get_by_label("Value").fill("192.0.2.80")
+        admin.get_by_role("button", name="Add the record").click()
+        admin.get_by_text(re.compile(r"^Saved")).wait_for()
+        assert DnsRecord.objects.filter(account=account, rtype="A", value="192.0.2.80").exists()
+        records_url = admin.url
 
         # The grantor revokes.
         page.get_by_role("link", name="I have passed the key on").click()
@@ -67,7 +77,7 @@ def test_grant_key_approve_open_revoke_refused(
         page.get_by_text("The grant is revoked.").wait_for()
 
         # The administrator's next request is refused.
-        response = admin.goto(account_url)
+        response = admin.goto(records_url)
         assert response.status == 404
     finally:
         context.close()

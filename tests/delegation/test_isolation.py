@@ -21,6 +21,8 @@ from accounts.audit import audit
 from contacts.services import contact_phone_password_set
 from delegation import services, tasks
 from delegation.models import GrantRequest
+from hosting import services as hosting
+from portal import policy
 from tests.contacts.factories import ContactFactory, RegisterExtractFactory
 from tests.delegation.factories import client_as, clock, make_grant
 from tests.factories import CustomerFactory, HostingAccountFactory, MembershipFactory
@@ -47,15 +49,32 @@ def _patterns(resolver=None, prefix="", namespace=None):
             yield name, getattr(entry.pattern, "converters", {})
 
 
-def _id_pool() -> list[int]:
-    """Every primary key of the project's rows: any object id a page could take."""
-    pool = set()
+def _project_models():
     for model in apps.get_models():
         if model._meta.app_label not in PROJECT_APPS or model._meta.db_table in SKIP_TABLES:
             continue
         if isinstance(model._meta.pk, models.AutoField | models.BigAutoField):
-            pool.update(model.objects.values_list("pk", flat=True)[:200])
-    return sorted(pool)
+            yield model
+
+
+def _ids_for(param: str) -> list[int]:
+    """Object ids to try for a URL kwarg: the rows of the model it names (``record`` →
+    DnsRecord, ``change_request`` → ChangeRequest), else every row of the project."""
+    wanted = param.replace("_", "")
+    named = [m for m in _project_models() if m._meta.model_name.endswith(wanted)]
+    pool = set()
+    for model in named or list(_project_models()):
+        pool.update(model.objects.values_list("pk", flat=True)[:200])
+    return sorted(pool) or [1]
+
+
+def _slug_values(param: str) -> list[str]:
+    """Words a slug kwarg takes, where the app names them; otherwise one stray word."""
+    if param == "kind":
+        from hosting.views import REQUEST_SLUGS
+
+        return [*REQUEST_SLUGS, "x"]
+    return ["x"]
 
 
 @pytest.fixture
@@ -79,7 +98,34 @@ def world(customer, account, agency, owner, django_capture_on_commit_callbacks):
     hidden = HostingAccountFactory(
         customer=customer, name=f"{mark('hidden').lower()}.example", description=mark("desc")
     )
-    assert hidden.pk
+    server = HostingAccountFactory(customer=customer, server=True, description=mark("srv"))
+    # The grantor's own work on its accounts, in their histories (A4): on the hidden ones
+    # with marked content; on the granted one the content is shared by design, but the
+    # grantor's person behind it is not (D4).
+    owner_on = policy.account_access
+    hosting.dns_record_create(
+        account=hidden,
+        rtype="TXT",
+        name="@",
+        value=mark("txt"),
+        actor=owner,
+        access=owner_on(owner, hidden),
+    )
+    hosting.change_request_create(
+        account=server,
+        kind="reboot",
+        note=mark("rebootnote"),
+        actor=owner,
+        access=owner_on(owner, server),
+    )
+    hosting.dns_record_create(
+        account=account,
+        rtype="A",
+        name="www",
+        value="192.0.2.80",
+        actor=owner,
+        access=owner_on(owner, account),
+    )
     # The grantor's request for a newcomer's customer number.
     GrantRequest.objects.create(
         grantor=customer,
@@ -114,7 +160,23 @@ def world(customer, account, agency, owner, django_capture_on_commit_callbacks):
     with_end = timezone.now() + timedelta(days=30)
     with django_capture_on_commit_callbacks(execute=True):
         grant, key, old, gone = _grant_story(customer, agency, account, owner, delegate, with_end)
-    return {"markers": markers, "delegate": delegate, "grant": grant, "hidden": hidden}
+    # The delegate works on the granted account too (its own people it may see).
+    hosting.dns_record_create(
+        account=account,
+        rtype="A",
+        name="shop",
+        value="192.0.2.81",
+        actor=delegate,
+        access=policy.account_access(delegate, account),
+    )
+    return {
+        "markers": markers,
+        "delegate": delegate,
+        "grant": grant,
+        "hidden": hidden,
+        "server": server,
+        "owner": owner,
+    }
 
 
 def _grant_story(customer, agency, account, owner, delegate, with_end):
@@ -171,8 +233,7 @@ def _leaks(markers, text):
 def test_s3_delegate_sees_no_contract_data_on_any_page(world, customer, agency, account):
     """S3, D4: every page a delegate can reach, rendered; no marker on any of them."""
     client = client_as(world["delegate"])
-    pool = _id_pool()
-    account_ids = sorted({account.pk, world["hidden"].pk})
+    account_ids = sorted({account.pk, world["hidden"].pk, world["server"].pk})
     reached, checked = [], 0
     for name, converters in _patterns():
         choices = []
@@ -183,9 +244,9 @@ def test_s3_delegate_sees_no_contract_data_on_any_page(world, customer, agency, 
             elif param == "account":
                 choices.append(account_ids)
             elif kind == "IntConverter":
-                choices.append(pool)
+                choices.append(_ids_for(param))
             else:
-                choices.append(["x"])
+                choices.append(_slug_values(param))
         for values in itertools.product(*choices):
             target = reverse(name, kwargs=dict(zip(converters, values, strict=True)))
             response = client.get(target)
@@ -198,6 +259,14 @@ def test_s3_delegate_sees_no_contract_data_on_any_page(world, customer, agency, 
     assert account.get_absolute_url() in reached
     assert world["hidden"].get_absolute_url() not in reached
     assert reverse("delegation:request_list", kwargs={"customer": agency.number}) in reached
+    history = reverse(
+        "hosting:event_list", kwargs={"customer": customer.number, "account": account.pk}
+    )
+    assert history in reached
+    # Control: the grantor's own people do see themselves in that history, so the markers
+    # are really on the page a delegate reads — only hidden from the delegate.
+    own_view = client_as(world["owner"]).get(history).content.decode()
+    assert _leaks(world["markers"], own_view)
     assert checked > 20
     print(
         f"S3 walk: {checked} requests, {len(reached)} pages reached, {len(world['markers'])} markers"
