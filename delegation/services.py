@@ -40,6 +40,7 @@ from portal.models import OutgoingMail
 KEY_BYTES = 20  # 160 random bits from `secrets` (S7 asks for at least 128)
 KEY_PREFIX_LENGTH = 4  # 20 bits shown to recognise a key by; 140 bits stay secret
 KEY_MAIL_KIND = "grant_key"
+KEY_MAILS_PER_GRANT = 3  # the button cannot be used to flood the administrator
 KEY_MAIL_REDACTED = (
     "[The grant key was removed from the stored copy of this message after sending.]"
 )
@@ -257,6 +258,12 @@ def grant_key_mail(*, grant: Grant, key: str, actor: User, request=None) -> int:
     (``key_mails_redact``). Returns how many messages were queued."""
     if not grant.is_open() or not key_matches(grant, key):
         raise GrantError(_("The key can no longer be e-mailed: the request is not pending."))
+    Grant.objects.select_for_update().filter(pk=grant.pk).first()  # one mailing at a time
+    if grant.events.filter(kind=Kind.KEY_MAILED).count() >= KEY_MAILS_PER_GRANT:
+        raise GrantError(
+            _("The key was already e-mailed %(n)s times. Pass it on another way.")
+            % {"n": KEY_MAILS_PER_GRANT}
+        )
     context = {**_mail_context(grant), "key": key_new_display(key)}
     sent = _notify(
         grant.agency,

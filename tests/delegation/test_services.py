@@ -349,3 +349,12 @@ def test_d3_key_goes_only_to_people_who_manage_delegations_in_that_customer(agen
     MembershipFactory(customer=customer, user=plain_here, owner=True)
     assert plain_here not in policy.delegation_managers(agency)
     assert plain_here in policy.delegation_managers(customer)
+
+
+def test_d3_key_mail_is_capped_per_grant(pending, owner):
+    grant, key = pending
+    for _i in range(services.KEY_MAILS_PER_GRANT):
+        services.grant_key_mail(grant=grant, key=key, actor=owner)
+    with pytest.raises(services.GrantError):
+        services.grant_key_mail(grant=grant, key=key, actor=owner)
+    assert grant.events.filter(kind=Kind.KEY_MAILED).count() == services.KEY_MAILS_PER_GRANT
