@@ -217,13 +217,6 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "send-pending-mail": {"task": "portal.tasks.flush_outbox", "schedule": 60.0},
-    # delegation (D3, D6): expiry is also checked on every request; these only record it.
-    "delegation-expire-grants": {"task": "delegation.tasks.expire_grants", "schedule": 60.0},
-    "delegation-remind-grants": {"task": "delegation.tasks.remind_grants", "schedule": 900.0},
-    "delegation-redact-key-mails": {
-        "task": "delegation.tasks.redact_key_mails",
-        "schedule": 60.0,
-    },
 }
 # Contacts (K4, K12): clear expired pending addresses, end time-limited authorisations.
 CELERY_BEAT_SCHEDULE["contacts-clear-expired-pending"] = {
@@ -233,6 +226,20 @@ CELERY_BEAT_SCHEDULE["contacts-clear-expired-pending"] = {
 CELERY_BEAT_SCHEDULE["contacts-end-expired-authorisations"] = {
     "task": "contacts.tasks.end_expired_authorisations",
     "schedule": 60.0 * 5,
+}
+# Delegation (D3, D6): expire ended grants and unused keys, remind a week before the end,
+# blank sent key mails. Expiry is also checked on every request; these only record it.
+CELERY_BEAT_SCHEDULE["delegation-expire-grants"] = {
+    "task": "delegation.tasks.expire_grants",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["delegation-remind-grants"] = {
+    "task": "delegation.tasks.remind_grants",
+    "schedule": 60.0 * 15,
+}
+CELERY_BEAT_SCHEDULE["delegation-redact-key-mails"] = {
+    "task": "delegation.tasks.redact_key_mails",
+    "schedule": 60.0,
 }
 
 PDNS_API_URL = env.str("PDNS_API_URL", default="")
