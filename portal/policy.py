@@ -487,3 +487,66 @@ def may_grant(access: Access, values: dict[str, bool]) -> bool:
     (inviting, resending an invitation, changing a member)."""
     allowed = grantable_fields(access)
     return all(name in allowed for name, on in values.items() if on)
+
+
+# --- delegation (issue 5: technical administrators, D1–D7) -----------------------------
+# Decisions of the delegation app that consult memberships or guardian rows live here.
+
+
+def grantable_accounts(user, grantor: Customer) -> QuerySet[HostingAccount]:
+    """Hosting accounts the user may put into a grant of ``grantor``: only the grantor's
+    OWN accounts the user can see, never accounts it holds by delegation (D4: a grant is
+    not passed on) and never another tenant's (S4)."""
+    if not can(user, Action.MANAGE_DELEGATIONS, grantor):
+        return HostingAccount.objects.none()
+    return visible_accounts(user, grantor).filter(customer=grantor)
+
+
+def delegation_managers(customer: Customer) -> QuerySet[User]:
+    """Active users who manage delegations for ``customer`` (owners and members with that
+    permission): who receives grant keys, reminders and notices of a grant (D3, D6)."""
+    from django.db.models import Q
+
+    # One filter() call: the owner/permission test must hold for the membership in THIS
+    # customer, not for any membership the user has elsewhere.
+    return (
+        User.objects.filter(
+            Q(memberships__is_owner=True) | Q(memberships__can_manage_delegations=True),
+            status=User.Status.ACTIVE,
+            memberships__customer=customer,
+        )
+        .distinct()
+        .order_by("email")
+    )
+
+
+def grant_accounts_assign(grant: Grant) -> None:
+    """Give the agency's guardian group the manage permission on the grant's accounts;
+    done when a grant is approved (D4). Liveness is still checked on every request."""
+    from guardian.shortcuts import assign_perm
+
+    group = customer_group(grant.agency)
+    for account in grant.accounts.filter(customer_id=grant.grantor_id):
+        assign_perm(MANAGE_ACCOUNT_PERM, group, account)
+
+
+def grant_accounts_release(grant: Grant) -> None:
+    """Remove the agency's guardian rows for the grant's accounts when the grant ends —
+    except where another live grant to the same agency still covers an account."""
+    group = customer_group(grant.agency)
+    still_granted = Grant.objects.live().filter(agency_id=grant.agency_id).exclude(pk=grant.pk)
+    covered = set(
+        HostingAccount.objects.filter(grants__in=still_granted).values_list("pk", flat=True)
+    )
+    account_ids = [
+        str(pk) for pk in grant.accounts.values_list("pk", flat=True) if pk not in covered
+    ]
+    if account_ids:
+        GroupObjectPermission.objects.filter(
+            group=group,
+            permission__codename="manage_hostingaccount",
+            permission__content_type__app_label="accounts",
+            content_type__app_label="accounts",
+            content_type__model="hostingaccount",
+            object_pk__in=account_ids,
+        ).delete()

@@ -245,6 +245,20 @@ CELERY_BEAT_SCHEDULE["contacts-end-expired-authorisations"] = {
     "task": "contacts.tasks.end_expired_authorisations",
     "schedule": 60.0 * 5,
 }
+# Delegation (D3, D6): expire ended grants and unused keys, remind a week before the end,
+# blank sent key mails. Expiry is also checked on every request; these only record it.
+CELERY_BEAT_SCHEDULE["delegation-expire-grants"] = {
+    "task": "delegation.tasks.expire_grants",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["delegation-remind-grants"] = {
+    "task": "delegation.tasks.remind_grants",
+    "schedule": 60.0 * 15,
+}
+CELERY_BEAT_SCHEDULE["delegation-redact-key-mails"] = {
+    "task": "delegation.tasks.redact_key_mails",
+    "schedule": 60.0,
+}
 
 PDNS_API_URL = env.str("PDNS_API_URL", default="")
 PDNS_API_KEY = env.str("PDNS_API_KEY", default="")
