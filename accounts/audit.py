@@ -60,6 +60,22 @@ LABELS = {
     "sub_account.link_cancelled": _("sub-account link request withdrawn"),
     "sub_account.collective_invoice_on": _("put on the collective invoice"),
     "sub_account.collective_invoice_off": _("taken off the collective invoice"),
+    "two_factor.enabled": _("two-factor sign-in switched on"),
+    "two_factor.disabled": _("two-factor sign-in switched off"),
+    "two_factor.failed": _("wrong two-factor code"),
+    "two_factor.verified": _("two-factor code confirmed"),
+    "two_factor.backup_codes": _("new backup codes made"),
+    "sessions.ended": _("other sessions ended"),
+    "password.reset": _("password reset"),
+    "grant.created": _("technical administrator grant made"),
+    "grant.key_mailed": _("grant key mailed"),
+    "grant.approved": _("grant approved"),
+    "grant.key_failed": _("wrong grant key tried"),
+    "grant.revoked": _("grant revoked"),
+    "grant.handed_back": _("grant handed back"),
+    "grant.expired": _("grant expired"),
+    "grant.key_expired": _("grant key expired unused"),
+    "access.denied": _("access denied"),
 }
 
 
