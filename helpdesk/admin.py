@@ -22,6 +22,7 @@ from django.template.defaultfilters import linebreaksbr
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -310,19 +311,20 @@ class TicketAdmin(admin.ModelAdmin):
         url = _admin_link("admin:accounts_user_add")
         if url:
             links.append((url, _("Create a login (U5)")))
+        url = _admin_link(
+            "admin:contacts_contact_lookup", query="?" + urlencode({"email": obj.requester_email})
+        )
+        if url:
+            links.append((url, _("Is the sender a registered contact? (K8)")))
         if obj.customer_id:
             url = _admin_link("admin:accounts_customer_change", obj.customer_id)
             if url:
                 links.append((url, _("Customer")))
-            url = _admin_link(
-                "admin:contacts_contact_changelist", query=f"?customer__id__exact={obj.customer_id}"
-            )
+            number = urlencode({"q": obj.customer.number})
+            url = _admin_link("admin:contacts_contact_changelist", query=f"?{number}")
             if url:
                 links.append((url, _("Contacts, phone password check (K8)")))
-            url = _admin_link(
-                "admin:contacts_registerextract_changelist",
-                query=f"?customer__id__exact={obj.customer_id}",
-            )
+            url = _admin_link("admin:contacts_registerextract_changelist", query=f"?{number}")
             if url:
                 links.append((url, _("Register extracts (K12)")))
         return format_html_join(" · ", '<a href="{}">{}</a>', links) or "—"
