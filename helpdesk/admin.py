@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import linebreaksbr
 from django.urls import NoReverseMatch, path, reverse
@@ -41,7 +41,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list[: COUNT_CAP + 1].count()
+        # Without the list's order, so that the filter's own index answers it.
+        return self.object_list.order_by()[: COUNT_CAP + 1].count()
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -264,8 +265,14 @@ class TicketAdmin(admin.ModelAdmin):
             return queryset.filter(number=int(term)), False
         if "@" in term:
             address = term.lower()
-            copied = Participant.objects.filter(ticket=OuterRef("pk"), email=address)
-            return queryset.filter(requester_email=address) | queryset.filter(Exists(copied)), False
+            # Two index look-ups (requester, copied) instead of an OR with a subquery,
+            # which PostgreSQL answers by reading every ticket.
+            copied = list(
+                Participant.objects.filter(email=address).values_list("ticket_id", flat=True)[
+                    :COUNT_CAP
+                ]
+            )
+            return queryset.filter(Q(requester_email=address) | Q(pk__in=copied)), False
         return queryset.filter(subject__icontains=term), False
 
     # --- change form -------------------------------------------------------------------

@@ -38,8 +38,6 @@ def _connect() -> imaplib.IMAP4:
         )
     else:
         conn = imaplib.IMAP4(host, port, timeout=timeout)
-        if settings.IMAP_STARTTLS:
-            conn.starttls(ssl.create_default_context())
     conn.login(settings.IMAP_USER, settings.IMAP_PASSWORD)
     return conn
 

@@ -189,7 +189,6 @@ def imap_settings(settings, dovecot_server):
     settings.IMAP_HOST = dovecot_server.host
     settings.IMAP_PORT = dovecot_server.port
     settings.IMAP_SSL = False
-    settings.IMAP_STARTTLS = False
     settings.IMAP_USER = dovecot_server.user
     settings.IMAP_PASSWORD = dovecot_server.password
     settings.IMAP_FOLDER = "INBOX"

@@ -13,6 +13,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Ticket
+        skip_postgeneration_save = True
 
     number = factory.LazyFunction(next_ticket_number)
     customer = factory.SubFactory(CustomerFactory)
