@@ -108,6 +108,7 @@ class TicketAdminForm(forms.ModelForm):
     class Meta:
         model = Ticket
         fields = ["subject", "customer", "account", "status", "assignee"]
+        widgets = {"subject": forms.TextInput(attrs={"size": 80})}
 
 
 class ParticipantInline(admin.TabularInline):
@@ -199,8 +200,10 @@ class TicketAdmin(admin.ModelAdmin):
         "words of the subject."
     )
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice: a full scan each
     paginator = CappedCountPaginator
     ordering = ["-updated_at", "-id"]
+    view_on_site = False  # the portal page is the customer's, not staff's
     raw_id_fields = ["customer", "account"]
     readonly_fields = [
         "display_number",
@@ -391,6 +394,7 @@ class InboundMailAdmin(admin.ModelAdmin):
     search_fields = ["=from_address", "subject", "=message_id"]
     list_select_related = ["ticket"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     readonly_fields = [
         "received_at",

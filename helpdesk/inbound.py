@@ -143,7 +143,8 @@ def _all_headers(msg: Message, name: str) -> list[str]:
 def normalise_address(value: str) -> str:
     """A lower-case bare address, or "" when it does not look like one."""
     value = clean_text(value, 320).strip().strip("<>").lower()
-    return value if _ADDRESS.match(value) else ""
+    # 254: the longest address SMTP carries, and what every address column holds.
+    return value if len(value) <= 254 and _ADDRESS.match(value) else ""
 
 
 def _addresses(msg: Message, *names: str) -> list[str]:

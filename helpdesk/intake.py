@@ -96,7 +96,7 @@ def mail_ingest(raw: bytes, *, source: str = "pipe") -> IngestResult:
 
     Raises TemporaryFailure only when the database is unreachable."""
     try:
-        return _ingest(raw, source)
+        return _ingest(raw, source[:10])
     except (OperationalError, InterfaceError) as exc:
         raise TemporaryFailure(str(exc)) from exc
 
@@ -129,7 +129,7 @@ def mail_too_large(size: int, *, source: str) -> IngestResult:
     """A message over the size limit that was not even fetched (the IMAP poller asks for
     the size first, S20): a logged drop."""
     try:
-        return _drop(size, source, "too large", digest=None)
+        return _drop(size, source[:10], "too large", digest=None)
     except (OperationalError, InterfaceError) as exc:
         raise TemporaryFailure(str(exc)) from exc
 

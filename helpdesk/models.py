@@ -231,7 +231,7 @@ class Message(models.Model):
         indexes = [models.Index(fields=["ticket", "created_at"])]
 
     def __str__(self):
-        return f"{self.get_kind_display()} on {self.ticket_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()}, {self.created_at:%Y-%m-%d %H:%M}"
 
     @property
     def is_internal(self) -> bool:

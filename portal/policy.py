@@ -617,11 +617,11 @@ def visible_tickets(user, customer: Customer):
     qs = Ticket.objects.filter(customer=customer)
     if not is_manager(user, customer):
         qs = qs.filter(_ticket_participant_q(user))
-    delegated = delegated_accounts(user, customer)
     if access.allows(Action.MANAGE_DELEGATIONS):
-        qs = qs | Ticket.objects.filter(
-            _ticket_participant_q(user), account__in=delegated.values("pk")
-        ).exclude(customer=customer)
+        delegated = delegated_accounts(user, customer).values("pk")
+        qs = qs | Ticket.objects.filter(_ticket_participant_q(user), account__in=delegated).exclude(
+            customer=customer
+        )
     return qs
 
 

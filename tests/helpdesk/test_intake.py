@@ -560,3 +560,12 @@ def test_copied_participant_reply_without_token_is_threaded(django_capture_on_co
     ParticipantFactory(ticket=ticket, email="cc@example.org")
     raw = make_mail(sender="cc@example.org", subject=f"[#{ticket.display_number}] more")
     assert ingest(raw, django_capture_on_commit_callbacks).ticket == ticket
+
+
+def test_overlong_addresses_are_not_used(django_capture_on_commit_callbacks):
+    """S19, S20: an address longer than any column holds is no sender and no copy."""
+    long_address = "a" * 60 + "@" + "b" * 250 + ".example"
+    result = ingest(make_mail(sender=long_address), django_capture_on_commit_callbacks)
+    assert (result.outcome, result.reason) == (Outcome.QUARANTINED, "no usable sender address")
+    ticket = ingest(make_mail(cc=long_address), django_capture_on_commit_callbacks).ticket
+    assert not ticket.participants.exists()
