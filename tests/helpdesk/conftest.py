@@ -12,8 +12,6 @@ from tests.helpdesk.factories import TicketFactory
 
 @pytest.fixture(autouse=True)
 def _helpdesk_settings(settings):
-    # Fast hashing: these tests create many users; sign-in is tested elsewhere.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SUPPORT_EMAIL = "support@provider.example"
     settings.DEFAULT_FROM_EMAIL = "Provider portal <portal@provider.example>"
     settings.SERVER_EMAIL = settings.DEFAULT_FROM_EMAIL
