@@ -7,7 +7,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import User
 from helpdesk import services
 from helpdesk.models import Attachment, Message, Ticket
 from tests.factories import HostingAccountFactory, MembershipFactory
