@@ -3,7 +3,7 @@
 import factory
 from django.utils import timezone
 
-from helpdesk.models import Message, Participant, Ticket
+from helpdesk.models import Attachment, Message, Participant, Ticket
 from helpdesk.services import next_ticket_number
 from tests.factories import CustomerFactory, UserFactory
 
@@ -57,3 +57,34 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
 
     ticket = factory.SubFactory(TicketFactory)
     email = factory.Sequence(lambda n: f"copied{n}@example.com")
+
+
+class AttachmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Attachment
+
+    message = factory.SubFactory(MessageFactory)
+    file = factory.django.FileField(filename="upload", data=b"%PDF-1.4 test")
+    filename = "report.pdf"
+    content_type = "application/pdf"
+    size = 13
+
+
+# Makers for the isolation matrix (tests/security/registry.py, S1): the URL kwargs
+# "ticket" and "attachment" of the helpdesk, in the signature ``(target, made, route)``.
+
+
+def make_ticket(target, made, route):
+    """A ticket of the target with its marker in the subject and the first message."""
+    name = target.next_name("ticket")
+    ticket = TicketFactory(customer=target.customer, subject=f"{name} subject", with_message=False)
+    MessageFactory(ticket=ticket, author=ticket.requester, body=f"{name} body")
+    return ticket
+
+
+def make_attachment(target, made, route):
+    """A file on the URL's ticket (or a fresh ticket of the target)."""
+    ticket = made.get("ticket") or make_ticket(target, made, route)
+    return AttachmentFactory(
+        message=ticket.messages.first(), filename=f"{target.next_name('file')}.pdf"
+    )

@@ -488,3 +488,20 @@ def test_server_account_choice_is_named(client_for, member, customer):
     """H1: servers are offered by their name (de-XX-srv-XXXX)."""
     HostingAccountFactory(customer=customer, server=True, name="de-01-srv-0042")
     assert b"de-01-srv-0042" in client_for(member).get(create_url(customer)).content
+
+
+def test_isolation_makers_make_reachable_objects(client_for, owner, customer, outsider):
+    """S1: the makers the isolation matrix uses give a ticket and a file its owner reaches
+    and another tenant does not."""
+    from types import SimpleNamespace
+
+    from tests.helpdesk.factories import make_attachment, make_ticket
+
+    target = SimpleNamespace(customer=customer, next_name=lambda prefix: f"{prefix}-marker")
+    made = {"ticket": make_ticket(target, {}, None)}
+    attachment = make_attachment(target, made, None)
+    ticket = made["ticket"]
+    client = client_for(owner)
+    assert b"ticket-marker subject" in client.get(ticket_url(ticket)).content
+    assert client.get(file_url(ticket, attachment)).status_code == 200
+    assert signed_in(outsider).get(file_url(ticket, attachment)).status_code == 404
