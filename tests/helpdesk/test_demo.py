@@ -18,6 +18,7 @@ def test_demo_has_tickets_in_every_state_and_is_idempotent(django_capture_on_com
     assert Ticket.objects.filter(customer__isnull=True).exists()  # H2: a stranger's mail
     assert Message.objects.filter(kind=Message.Kind.NOTE).exists()
     assert InboundMail.objects.filter(outcome=InboundMail.Outcome.QUARANTINED).exists()
+    assert Ticket.objects.filter(agency__isnull=False).exists()  # D5: the delegate's ticket
     kovacs = Ticket.objects.get(subject__startswith="Szerver")
     assert kovacs.customer.name.startswith("Kovács") and kovacs.requester is None  # K9
     with django_capture_on_commit_callbacks(execute=True):
