@@ -550,3 +550,146 @@ def grant_accounts_release(grant: Grant) -> None:
             content_type__model="hostingaccount",
             object_pk__in=account_ids,
         ).delete()
+
+
+# === Tickets (helpdesk: H3, D5, U4) ====================================================
+#
+# Who sees a ticket: the person who opened it and the people copied on it, while they
+# still act for its customer; all of the organisation's tickets for managers (the "see
+# all tickets" permission, or a user who is an authorised contact, K10: ``is_manager``
+# above); a technical administrator the tickets they opened or are copied on about an
+# account granted to their agency, while the grant is live (D5). The grantor's managers
+# see those tickets as part of the organisation's. A ticket stays with its customer when
+# the person who opened it leaves (U4): they lose sight of it, the managers keep it.
+# Staff work in the admin, not here.
+
+
+class TicketAction(StrEnum):
+    VIEW = "view_ticket"  # read the conversation, download its attachments
+    REPLY = "reply_ticket"
+    CLOSE = "close_ticket"  # close and reopen: the requester and managers
+
+
+@dataclass(frozen=True)
+class TicketAccess:
+    """How a user sees one ticket, and why."""
+
+    access: Access
+    is_manager: bool = False
+    is_requester: bool = False
+    is_copied: bool = False
+
+    @property
+    def reason(self) -> str:
+        if self.is_manager:
+            return _("manager of %(customer)s") % {"customer": self.access.customer.display_number}
+        if self.is_requester:
+            return _("you opened this ticket")
+        return _("you are copied on this ticket")
+
+    def allows(self, action: TicketAction) -> bool:
+        if action == TicketAction.CLOSE:
+            return self.is_manager or self.is_requester
+        return True
+
+
+def _ticket_participant_q(user):
+    """Tickets the user opened or is copied on, by login or by address."""
+    from django.db.models import Q
+
+    from helpdesk.models import Participant
+
+    copied = Participant.objects.filter(ticket=OuterRef("pk")).filter(
+        Q(user=user) | Q(email=user.email.lower())
+    )
+    return Q(requester=user) | Q(requester_email=user.email.lower()) | Q(Exists(copied))
+
+
+def visible_tickets(user, customer: Customer):
+    """The tickets listed under ``customer``'s path for this user: the customer's own by
+    H3, and, for a technical administrator, those about accounts granted to this agency
+    that they opened or are copied on (D5)."""
+    from helpdesk.models import Ticket
+
+    access = customer_access(user, customer)
+    if access is None:
+        return Ticket.objects.none()
+    qs = Ticket.objects.filter(customer=customer)
+    if not is_manager(user, customer):
+        qs = qs.filter(_ticket_participant_q(user))
+    if access.allows(Action.MANAGE_DELEGATIONS):
+        delegated = delegated_accounts(user, customer).values("pk")
+        qs = qs | Ticket.objects.filter(_ticket_participant_q(user), account__in=delegated).exclude(
+            customer=customer
+        )
+    return qs
+
+
+def ticket_access(user, ticket) -> TicketAccess | None:
+    """How the user sees ``ticket``, or None when they do not see it at all."""
+    if ticket.customer_id is None or not user_may_act(user):
+        return None
+    from django.db.models import Q
+
+    from helpdesk.models import Participant
+
+    email = user.email.lower()
+    is_requester = ticket.requester_id == user.pk or ticket.requester_email == email
+    is_copied = Participant.objects.filter(Q(user=user) | Q(email=email), ticket=ticket).exists()
+    access = customer_access(user, ticket.customer)
+    if access is not None:
+        if is_manager(user, ticket.customer):
+            return TicketAccess(access, True, is_requester, is_copied)
+        if is_requester or is_copied:
+            return TicketAccess(access, False, is_requester, is_copied)
+        return None
+    # A technical administrator: their own ticket about an account granted to them (D5).
+    if ticket.account_id is not None and (is_requester or is_copied):
+        grant_access = account_access(user, ticket.account)
+        if grant_access is not None and grant_access.allows(Action.OPEN_TICKETS):
+            return TicketAccess(grant_access, False, is_requester, is_copied)
+    return None
+
+
+def get_ticket_for(request, customer: int, ticket_id: int, action: TicketAction):
+    """A ticket under its customer's path if the user may do ``action`` on it: 404 when
+    they do not see it, 403 when they see it but may not do that."""
+    from helpdesk.models import Ticket
+
+    ticket = (
+        Ticket.objects.select_related(
+            "customer", "customer__parent", "account", "account__customer", "requester"
+        )
+        .filter(pk=ticket_id, customer__number=customer)
+        .first()
+    )
+    if ticket is None:
+        raise Http404
+    access = ticket_access(request.user, ticket)
+    if access is None:
+        raise Http404
+    if access.access.via != Via.GRANT and requires_two_factor(ticket.customer):
+        if not _is_verified(request.user):
+            raise TwoFactorRequired(ticket.customer)
+    if not access.allows(action):
+        raise PermissionDenied
+    request.access = access.access
+    request.ticket_access = access
+    return ticket
+
+
+def ticket_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
+    """Hosting accounts and servers a new ticket in ``customer`` may name (H1): the
+    customer's own the user may see, and those granted to it as an agency (D5)."""
+    from django.db.models import Q
+
+    access = customer_access(user, customer)
+    if access is None or not access.allows(Action.OPEN_TICKETS):
+        return HostingAccount.objects.none()
+    own = visible_accounts(user, customer).values("pk")
+    delegated = delegated_accounts(user, customer).values("pk")
+    return (
+        HostingAccount.objects.filter(Q(pk__in=own) | Q(pk__in=delegated))
+        .select_related("customer")
+        .order_by("customer__name", "kind", "name")
+    )

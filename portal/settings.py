@@ -315,3 +315,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- Helpdesk mail intake (H2) ---------------------------------------------------------
+# Mail to SUPPORT_EMAIL arrives either through `manage.py ingest_email` (an MTA pipe) or
+# from this IMAP mailbox, polled by beat; with IMAP_HOST empty the poller does nothing.
+IMAP_HOST = env.str("IMAP_HOST", default="")
+IMAP_PORT = env.int("IMAP_PORT", default=993)
+# TLS from the start (port 993); plain IMAP (IMAP_SSL=0) only on loopback, as in the tests.
+IMAP_SSL = env.bool("IMAP_SSL", default=True)
+IMAP_USER = env.str("IMAP_USER", default="")
+IMAP_PASSWORD = env.str("IMAP_PASSWORD", default="")
+IMAP_FOLDER = env.str("IMAP_FOLDER", default="INBOX")
+# Processed mail is moved here; empty: it stays in IMAP_FOLDER, marked seen.
+IMAP_DONE_FOLDER = env.str("IMAP_DONE_FOLDER", default="")
+CELERY_BEAT_SCHEDULE["helpdesk-poll-imap"] = {"task": "helpdesk.tasks.poll_imap", "schedule": 60.0}
+# RFC 3834: at most this many automatic acknowledgements per sender and hour (S21).
+HELPDESK_ACKS_PER_SENDER_PER_HOUR = 3

@@ -1,0 +1,474 @@
+"""Staff work the helpdesk in the Django admin (H4): the ticket list with filters by status,
+customer and assignee and a search, assignment, internal notes, replies and status
+changes, quarantined mail (S19), and links to the staff actions on users and contacts.
+
+Built to stay fast at a million tickets: no full-table counts (a capped count instead of
+the paginator's), related rows fetched with the list, filters that never list every
+customer, indexes that match each filter with the list's order.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import linebreaksbr
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from contacts.selectors import lookup_registered_contacts
+from helpdesk import intake, services
+from helpdesk.forms import AttachmentsField
+from helpdesk.models import Attachment, InboundMail, Message, Participant, Ticket
+from helpdesk.views import download_response
+
+COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP + 1 rows: a page of the newest tickets costs the same at a
+    thousand tickets and at a million. Past the cap, narrow the list with a filter."""
+
+    @cached_property
+    def count(self):
+        # Without the list's order, so that the filter's own index answers it.
+        return self.object_list.order_by()[: COUNT_CAP + 1].count()
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("assignee")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        staff = User.objects.filter(is_staff=True, status=User.Status.ACTIVE).order_by("email")
+        return [("me", _("me")), ("none", _("nobody"))] + [(str(u.pk), u.email) for u in staff]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "me":
+            return queryset.filter(assignee=request.user)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset
+
+
+class CustomerFilter(admin.SimpleListFilter):
+    """By customer number (``?customer=100001``), without listing every customer: the
+    customer column of the list links here, the search takes ``K-100001``."""
+
+    title = _("customer")
+    parameter_name = "customer"
+
+    def lookups(self, request, model_admin):
+        choices = [("none", _("no customer yet"))]
+        value = self.value()
+        if value and value.isdigit():
+            choices.insert(0, (value, f"K-{value}"))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(customer__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(customer__number=int(value))
+        return queryset
+
+
+class TicketAdminForm(forms.ModelForm):
+    reply = forms.CharField(
+        label=_("Reply to the customer"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        help_text=_(
+            "Mailed to the requester and the copied addresses. Without another status "
+            "chosen, the ticket then waits for the customer."
+        ),
+    )
+    reply_files = AttachmentsField(label=_("Attachments of the reply"))
+    note = forms.CharField(
+        label=_("Internal note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_("Only staff see internal notes; customers never do."),
+    )
+
+    class Meta:
+        model = Ticket
+        fields = ["subject", "customer", "account", "status", "assignee"]
+        widgets = {"subject": forms.TextInput(attrs={"size": 80})}
+
+
+class ParticipantInline(admin.TabularInline):
+    model = Participant
+    extra = 0
+    fields = ["email", "user", "added_at"]
+    readonly_fields = ["added_at"]
+    raw_id_fields = ["user"]
+    verbose_name = _("copied address")
+
+
+class MessageInline(admin.StackedInline):
+    """The whole conversation, internal notes included, read-only."""
+
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = ["heading", "text", "files"]
+    readonly_fields = ["heading", "text", "files"]
+    ordering = ["created_at", "id"]
+    verbose_name = _("message")
+    verbose_name_plural = _("conversation")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).select_related("author").prefetch_related("attachments")
+        )
+
+    @admin.display(description=_("from"))
+    def heading(self, obj):
+        who = obj.author.email if obj.author else obj.author_email
+        label = obj.get_kind_display().upper() if obj.is_internal else obj.get_kind_display()
+        return f"{label} · {who} · {obj.created_at:%Y-%m-%d %H:%M} · {obj.get_source_display()}"
+
+    @admin.display(description=_("text"))
+    def text(self, obj):
+        return linebreaksbr(obj.body)  # escapes first (S25)
+
+    @admin.display(description=_("attachments"))
+    def files(self, obj):
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a> ({} bytes)',
+            (
+                (
+                    reverse(
+                        "admin:helpdesk_ticket_attachment", args=[obj.ticket_id, attachment.pk]
+                    ),
+                    attachment.filename,
+                    attachment.size,
+                )
+                for attachment in obj.attachments.all()
+            ),
+        )
+
+
+def _admin_link(name: str, *args, query: str = "") -> str | None:
+    try:
+        return reverse(name, args=args) + query
+    except NoReverseMatch:
+        return None
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
+    list_display = [
+        "display_number",
+        "subject",
+        "customer_link",
+        "requester_email",
+        "status",
+        "assignee",
+        "updated_at",
+    ]
+    list_display_links = ["display_number", "subject"]
+    list_filter = ["status", AssigneeFilter, CustomerFilter, "source"]
+    list_select_related = ["customer", "assignee"]
+    list_per_page = 50
+    search_fields = ["subject"]  # the search itself is get_search_results below
+    search_help_text = _(
+        "A ticket number (T-100042), a customer number (K-100001), an e-mail address, or "
+        "words of the subject."
+    )
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice: a full scan each
+    paginator = CappedCountPaginator
+    ordering = ["-updated_at", "-id"]
+    view_on_site = False  # the portal page is the customer's, not staff's
+    raw_id_fields = ["customer", "account"]
+    readonly_fields = [
+        "display_number",
+        "requester_email",
+        "requester_link",
+        "agency",
+        "source",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "sender_check",
+        "staff_actions",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "display_number",
+                    "subject",
+                    ("status", "assignee"),
+                    ("customer", "account"),
+                    ("requester_email", "requester_link"),
+                    "agency",
+                    ("source", "created_at", "updated_at", "closed_at"),
+                ]
+            },
+        ),
+        (_("Before answering (K8)"), {"fields": ["sender_check", "staff_actions"]}),
+        (_("Answer"), {"fields": ["reply", "reply_files", "note"]}),
+    ]
+    inlines = [ParticipantInline, MessageInline]
+
+    def has_add_permission(self, request):
+        # Tickets come from customers (portal, mail); staff answer them.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- list --------------------------------------------------------------------------
+
+    @admin.display(description=_("ticket"), ordering="number")
+    def display_number(self, obj):
+        return obj.display_number
+
+    @admin.display(description=_("customer"))
+    def customer_link(self, obj):
+        if obj.customer is None:
+            return "—"
+        return format_html('<a href="?customer={}">{}</a>', obj.customer.number, obj.customer)
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if match := re.fullmatch(r"#?T-?(\d{1,18})", term, re.IGNORECASE):
+            return queryset.filter(number=int(match.group(1))), False
+        if match := re.fullmatch(r"K-?(\d{1,9})", term, re.IGNORECASE):
+            return queryset.filter(customer__number=int(match.group(1))), False
+        if term.isdigit():
+            return queryset.filter(number=int(term)), False
+        if "@" in term:
+            address = term.lower()
+            # Two index look-ups (requester, copied) instead of an OR with a subquery,
+            # which PostgreSQL answers by reading every ticket.
+            copied = list(
+                Participant.objects.filter(email=address).values_list("ticket_id", flat=True)[
+                    :COUNT_CAP
+                ]
+            )
+            return queryset.filter(Q(requester_email=address) | Q(pk__in=copied)), False
+        return queryset.filter(subject__icontains=term), False
+
+    # --- change form -------------------------------------------------------------------
+
+    @admin.display(description=_("requester"))
+    def requester_link(self, obj):
+        if obj.requester is None:
+            return _("no login (a contact's address)")
+        url = _admin_link("admin:accounts_user_change", obj.requester_id)
+        return format_html(
+            '<a href="{}">{}</a> ({})', url or "#", obj.requester.email, obj.requester.status
+        )
+
+    @admin.display(description=_("sender check"))
+    def sender_check(self, obj):
+        """Whether the requester's address is a registered contact, and of whom (K8, K9)."""
+        contacts = list(lookup_registered_contacts(email=obj.requester_email)[:10])
+        if not contacts:
+            return _("The address is not a registered contact of any customer.")
+        return format_html_join(
+            "; ",
+            "{} — {} ({}){}",
+            (
+                (
+                    c.customer,
+                    c.name,
+                    ", ".join(c.type_labels()),
+                    " ✔ " + str(_("authorised")) if c.is_authorised else "",
+                )
+                for c in contacts
+            ),
+        )
+
+    @admin.display(description=_("staff actions"))
+    def staff_actions(self, obj):
+        """Links to where staff set a user inactive or verify them (U4, U6), create logins
+        (U5), check phone passwords and register extracts (K8, K12)."""
+        links = []
+        if obj.requester_id:
+            url = _admin_link("admin:accounts_user_change", obj.requester_id)
+            if url:
+                links.append((url, _("Requester's login: status, verify, deactivate (U4, U6)")))
+        url = _admin_link("admin:accounts_user_add")
+        if url:
+            links.append((url, _("Create a login (U5)")))
+        url = _admin_link(
+            "admin:contacts_contact_lookup", query="?" + urlencode({"email": obj.requester_email})
+        )
+        if url:
+            links.append((url, _("Is the sender a registered contact? (K8)")))
+        if obj.customer_id:
+            url = _admin_link("admin:accounts_customer_change", obj.customer_id)
+            if url:
+                links.append((url, _("Customer")))
+            number = urlencode({"q": obj.customer.number})
+            url = _admin_link("admin:contacts_contact_changelist", query=f"?{number}")
+            if url:
+                links.append((url, _("Contacts, phone password check (K8)")))
+            url = _admin_link("admin:contacts_registerextract_changelist", query=f"?{number}")
+            if url:
+                links.append((url, _("Register extracts (K12)")))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links) or "—"
+
+    def save_model(self, request, obj, form, change):
+        # Status and assignee go through the services in save_related, after the copied
+        # addresses are saved, so that mail reaches everyone on the ticket.
+        # The form has validated the ticket, its account against its customer included (S4).
+        obj.save(update_fields=["subject", "customer", "account"])
+
+    @transaction.atomic
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        ticket = Ticket.objects.select_related("customer", "requester").get(pk=form.instance.pk)
+        data = form.cleaned_data
+        if "assignee" in form.changed_data:
+            services.ticket_assign(ticket=ticket, assignee=data["assignee"], actor=request.user)
+        if data.get("note"):
+            services.note_add(ticket=ticket, staff=request.user, body=data["note"])
+        status_changed = "status" in form.changed_data
+        if data.get("reply"):
+            services.staff_reply(
+                ticket=ticket,
+                staff=request.user,
+                body=data["reply"],
+                files=data.get("reply_files") or [],
+                status=data["status"] if status_changed else Ticket.Status.WAITING,
+            )
+        elif status_changed:
+            services.ticket_status_set(
+                ticket=ticket, status=data["status"], actor=request.user, request=request
+            )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:ticket_id>/attachment/<int:attachment_id>/",
+                self.admin_site.admin_view(self.attachment_view),
+                name="helpdesk_ticket_attachment",
+            ),
+            *super().get_urls(),
+        ]
+
+    def attachment_view(self, request, ticket_id, attachment_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        attachment = get_object_or_404(Attachment, pk=attachment_id, message__ticket_id=ticket_id)
+        return download_response(attachment)
+
+
+@admin.register(InboundMail)
+class InboundMailAdmin(admin.ModelAdmin):
+    """Every message the intake received; quarantined ones kept for staff (S19)."""
+
+    list_display = ["received_at", "outcome", "reason", "from_address", "subject", "ticket", "size"]
+    list_filter = ["outcome", "source", "acknowledged"]
+    search_fields = ["=from_address", "subject", "=message_id"]
+    list_select_related = ["ticket"]
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    readonly_fields = [
+        "received_at",
+        "source",
+        "outcome",
+        "reason",
+        "size",
+        "message_id",
+        "from_address",
+        "subject",
+        "ticket",
+        "acknowledged",
+        "original",
+    ]
+    exclude = ["raw", "sha256"]
+    actions = ["process_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("original message"))
+    def original(self, obj):
+        if not obj.raw:
+            return "—"
+        url = reverse("admin:helpdesk_inboundmail_raw", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("download (.eml)"))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/raw/",
+                self.admin_site.admin_view(self.raw_view),
+                name="helpdesk_inboundmail_raw",
+            ),
+            *super().get_urls(),
+        ]
+
+    def raw_view(self, request, pk):
+        from django.http import FileResponse, Http404
+
+        inbound = get_object_or_404(InboundMail, pk=pk)
+        if not self.has_view_permission(request, inbound) or not inbound.raw:
+            raise Http404
+        response = FileResponse(
+            inbound.raw.open("rb"),
+            as_attachment=True,
+            filename=f"inbound-{inbound.pk}.eml",
+            content_type="application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @admin.action(description=_("Process quarantined mail again"))
+    def process_again(self, request, queryset):
+        done = 0
+        for inbound in queryset.filter(outcome=InboundMail.Outcome.QUARANTINED).exclude(raw=""):
+            with inbound.raw.open("rb") as handle:
+                raw = handle.read()
+            with transaction.atomic():
+                inbound.delete()
+                result = intake.mail_ingest(raw, source=inbound.source)
+            done += 1
+            self.message_user(
+                request,
+                _("%(from)s: %(outcome)s %(reason)s")
+                % {
+                    "from": inbound.from_address,
+                    "outcome": result.outcome,
+                    "reason": result.reason,
+                },
+                messages.INFO,
+            )
+        if not done:
+            self.message_user(request, _("No quarantined message was chosen."), messages.WARNING)
