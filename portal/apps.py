@@ -12,4 +12,20 @@ class PortalConfig(AppConfig):
 
         admin.site.__class__ = OTPAdminSite
         admin.site.site_header = "Customer portal — staff"
+        # Staff sign in where everyone does (password, then TOTP, with the session record
+        # the session guard expects); the admin's own login page only sends them there.
+        admin.site.login = _admin_login
         from accounts import signals  # noqa: F401
+
+
+def _admin_login(request, extra_context=None):
+    from urllib.parse import urlencode
+
+    from django.shortcuts import redirect
+    from django.urls import reverse
+
+    target = request.GET.get("next") or reverse("admin:index")
+    if request.user.is_authenticated:
+        # Signed in but not verified with a code: the code step, then back to the admin.
+        return redirect(f"{reverse('accounts:otp_verify')}?{urlencode({'next': target})}")
+    return redirect(f"{reverse('accounts:login')}?{urlencode({'next': target})}")

@@ -281,3 +281,11 @@ def test_account_switcher_lists_every_customer(client_for, owner, customer, othe
     assert response.status_code == 200
     assert customer.name.encode() in response.content
     assert other_customer.name.encode() in response.content
+
+
+def test_admin_login_page_sends_staff_to_the_portal_sign_in(client):
+    """S14: the admin's login leads to the portal's sign-in with two-factor."""
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    assert "next=%2Fadmin%2F" in response["Location"]
