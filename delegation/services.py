@@ -302,11 +302,26 @@ def key_new_display(key: str) -> str:
 @transaction.atomic
 def grant_revoke(*, grant: Grant, actor: User, request=None) -> bool:
     """The grantor ends a pending or live grant at once (D2, S5)."""
+    return _grant_end(
+        grant,
+        actor=actor,
+        request=request,
+        state=Grant.State.REVOKED,
+        kind=Kind.REVOKED,
+        side=Side.GRANTOR,
+        action="grant.revoked",
+        tell="agency",
+    )
+
+
+def _grant_end(grant, *, actor, request, state, kind, side, action, tell) -> bool:
+    """End a pending or live grant by one side: claim it, release the guardian rows, keep
+    the history and the audit trail, and tell the other side (``tell``: its field name)."""
     now = timezone.now()
     fresh = _claim(
         grant.pk,
         live_q(now) | open_q(now),
-        state=Grant.State.REVOKED,
+        state=state,
         ended_at=now,
         ended_by=actor,
         key_hash="",
@@ -314,19 +329,20 @@ def grant_revoke(*, grant: Grant, actor: User, request=None) -> bool:
     if fresh is None:
         return False
     policy.grant_accounts_release(fresh)
-    _event(fresh, Kind.REVOKED, Side.GRANTOR, actor=actor, request=request, at=now)
+    _event(fresh, kind, side, actor=actor, request=request, at=now)
     _audit_both(
-        "grant.revoked",
+        action,
         fresh,
-        side=Side.GRANTOR,
+        side=side,
         request=request,
         actor=actor,
-        summary=f"grant #{fresh.pk} revoked",
+        summary=f"grant #{fresh.pk} {action.split('.', 1)[1].replace('_', ' ')}",
     )
+    mail_kind = action.replace(".", "_")
     _notify(
-        fresh.agency,
-        kind="grant_revoked",
-        template="delegation/mail/grant_revoked",
+        getattr(fresh, tell),
+        kind=mail_kind,
+        template=f"delegation/mail/{mail_kind}",
         context=_mail_context(fresh),
     )
     key_mails_redact(fresh)
@@ -394,35 +410,16 @@ def grant_approve(*, grant: Grant, key: str, user: User, request=None) -> bool:
 @transaction.atomic
 def grant_hand_back(*, grant: Grant, actor: User, request=None) -> bool:
     """The administrator gives a live grant back, or declines a pending request (D2)."""
-    now = timezone.now()
-    fresh = _claim(
-        grant.pk,
-        live_q(now) | open_q(now),
-        state=Grant.State.HANDED_BACK,
-        ended_at=now,
-        ended_by=actor,
-        key_hash="",
-    )
-    if fresh is None:
-        return False
-    policy.grant_accounts_release(fresh)
-    _event(fresh, Kind.HANDED_BACK, Side.AGENCY, actor=actor, request=request, at=now)
-    _audit_both(
-        "grant.handed_back",
-        fresh,
-        side=Side.AGENCY,
-        request=request,
+    return _grant_end(
+        grant,
         actor=actor,
-        summary=f"grant #{fresh.pk} handed back",
+        request=request,
+        state=Grant.State.HANDED_BACK,
+        kind=Kind.HANDED_BACK,
+        side=Side.AGENCY,
+        action="grant.handed_back",
+        tell="grantor",
     )
-    _notify(
-        fresh.grantor,
-        kind="grant_handed_back",
-        template="delegation/mail/grant_handed_back",
-        context=_mail_context(fresh),
-    )
-    key_mails_redact(fresh)
-    return True
 
 
 # --- time: jobs call these (D6, S5, S26) ---------------------------------------------
