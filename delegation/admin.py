@@ -106,21 +106,9 @@ class GrantRequestAdmin(admin.ModelAdmin):
     @admin.action(description=_("Create customer number and login, and tell the grantor"))
     def create_newcomer(self, request, queryset):
         for grant_request in queryset.filter(state=GrantRequest.State.OPEN):
-            try:
-                customer = services.grant_request_create_newcomer(
-                    grant_request=grant_request, staff=request.user, request=request
-                )
-            except services.NewcomerServiceMissing:
-                self.message_user(
-                    request,
-                    _(
-                        "Creating newcomers is not available yet (users issue, U5). Create "
-                        "the customer and login by hand, set it as the new customer here, "
-                        "then use “Tell the grantor the customer number”."
-                    ),
-                    messages.ERROR,
-                )
-                return
+            customer = services.grant_request_create_newcomer(
+                grant_request=grant_request, staff=request.user, request=request
+            )
             self.message_user(
                 request,
                 _("%(number)s created for %(company)s; the grantor was told.")

@@ -596,34 +596,15 @@ def grant_request_complete(
     return True
 
 
-class NewcomerServiceMissing(RuntimeError):
-    """``accounts.services.customer_create_for_newcomer`` (U5, users issue) is not there."""
-
-
-def newcomer_service():
-    """The users issue's staff flow "customer number + login for a newcomer" (U5).
-
-    HOOK: it lives in ``accounts.services.customer_create_for_newcomer`` once the users
-    branch has landed; until then staff create the customer themselves and use the admin
-    action "Tell the grantor the customer number" with the new customer filled in."""
-    from accounts import services as account_services
-
-    service = getattr(account_services, "customer_create_for_newcomer", None)
-    if service is None:
-        raise NewcomerServiceMissing(
-            "accounts.services.customer_create_for_newcomer is not available yet"
-        )
-    return service
-
-
 def grant_request_create_newcomer(
     *, grant_request: GrantRequest, staff: User, request=None
 ) -> Customer:
     """Create the administrator's customer number and login with the users issue's service
     (the person gets a set-password mail there), then tell the grantor the number."""
-    service = newcomer_service()
+    from accounts.services import customer_create_for_newcomer
+
     with transaction.atomic():
-        result = service(
+        result = customer_create_for_newcomer(
             company=grant_request.company,
             first_name=grant_request.first_name,
             last_name=grant_request.last_name,
@@ -636,8 +617,7 @@ def grant_request_create_newcomer(
             created_by=staff,
             request=request,
         )
-        # The users service returns Newcomer(customer, user, login_created).
-        customer = getattr(result, "customer", result)
+        customer = result.customer
         grant_request_complete(
             grant_request=grant_request, customer=customer, staff=staff, request=request
         )

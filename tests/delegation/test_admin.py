@@ -1,13 +1,10 @@
 """Staff side (U5, seed 000): staff create the administrator's customer number for a
 grant request and the grantor is told the number."""
 
-from types import SimpleNamespace
-
 import pytest
 from django.core import mail as django_mail
 from django.urls import reverse
 
-from accounts import services as account_services
 from delegation.models import Grant, GrantRequest
 from tests.factories import CustomerFactory, TOTPDeviceFactory
 
@@ -64,38 +61,21 @@ def test_u5_staff_tell_the_grantor_the_new_customer_number(
     assert len(django_mail.outbox) == 1
 
 
-def test_u5_create_newcomer_without_the_users_service_says_what_to_do(
-    staff_client, grant_request, monkeypatch
+def test_u5_create_newcomer_makes_customer_login_and_tells_the_grantor(
+    staff_client, grant_request, django_capture_on_commit_callbacks
 ):
-    monkeypatch.delattr(account_services, "customer_create_for_newcomer", raising=False)
-    response = _action(staff_client, "create_newcomer", grant_request)
-    assert "not available yet" in response.content.decode()
-    grant_request.refresh_from_db()
-    assert grant_request.state == GrantRequest.State.OPEN
-
-
-def test_u5_create_newcomer_with_the_users_service(
-    staff_client, grant_request, monkeypatch, django_capture_on_commit_callbacks
-):
-    """The hook calls accounts.services.customer_create_for_newcomer (users issue)."""
-    calls = []
-
-    def fake_service(**fields):
-        calls.append(fields)
-        return SimpleNamespace(customer=CustomerFactory(name=fields["company"]), user=None)
-
-    monkeypatch.setattr(
-        account_services, "customer_create_for_newcomer", fake_service, raising=False
-    )
+    """U5: staff create the administrator's customer number and login from the request;
+    the person gets a set-password mail and the grantor learns the new number."""
     with django_capture_on_commit_callbacks(execute=True):
         _action(staff_client, "create_newcomer", grant_request)
     grant_request.refresh_from_db()
     assert grant_request.state == GrantRequest.State.DONE
-    assert calls[0]["email"] == "nina@neu.example"
-    assert calls[0]["company"] == "Neu Agentur"
-    assert calls[0]["postal_code"] == "12345"
-    assert calls[0]["created_by"].is_staff
-    assert grant_request.created_customer.display_number in django_mail.outbox[0].body
+    newcomer = grant_request.created_customer
+    assert newcomer.name == "Neu Agentur"
+    assert newcomer.memberships.get().user.email == "nina@neu.example"
+    bodies = [m.body for m in django_mail.outbox]
+    assert any(newcomer.display_number in body for body in bodies)
+    assert any("/password/set/" in body for body in bodies)
 
 
 def test_staff_read_grants_and_history_but_never_the_key_hash(staff_client, pending):
