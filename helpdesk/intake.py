@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SUBJECT_NUMBER = re.compile(r"\[#?T-(\d{1,18})\]", re.IGNORECASE)
 ACKS_PER_SENDER_PER_HOUR = 3
+TICKETS_PER_SENDER_PER_HOUR = 10
 Outcome = InboundMail.Outcome
 
 
@@ -224,6 +225,14 @@ def _process(raw: bytes, digest: str, parsed: ParsedMail, source: str) -> Ingest
         inbound.reason = automated
         inbound.save(update_fields=["outcome", "ticket", "reason"])
         return IngestResult(Outcome.REPLY, automated, ticket, inbound)
+    if not _may_open_ticket(parsed.from_address, inbound.pk):
+        # A flood from one sender opens no more tickets: staff see the rest in quarantine.
+        inbound.outcome = Outcome.QUARANTINED
+        inbound.reason = "too many new tickets from this sender in an hour"
+        inbound.raw.save("message.eml", ContentFile(raw), save=False)
+        inbound.save(update_fields=["outcome", "reason", "raw"])
+        log.warning("inbound mail quarantined (ticket cap) from %s", parsed.from_address)
+        return IngestResult(Outcome.QUARANTINED, inbound.reason, inbound=inbound)
     ticket = services.ticket_create(
         customer=sender.customer,
         subject=parsed.subject or _("(no subject)"),
@@ -250,6 +259,21 @@ def _body(parsed: ParsedMail) -> str:
         names = ", ".join(f"{name} ({why})" for name, why in parsed.rejected_attachments[:20])
         body += "\n\n[" + _("Attachments not accepted: %(names)s") % {"names": names} + "]"
     return body
+
+
+def _may_open_ticket(address: str, inbound_id: int) -> bool:
+    """At most a few new tickets by mail per sender and hour (limits, S21)."""
+    since = timezone.now() - timedelta(hours=1)
+    opened = (
+        InboundMail.objects.filter(
+            from_address=address, outcome=Outcome.TICKET, received_at__gte=since
+        )
+        .exclude(pk=inbound_id)
+        .count()
+    )
+    return opened < getattr(
+        settings, "HELPDESK_TICKETS_PER_SENDER_PER_HOUR", TICKETS_PER_SENDER_PER_HOUR
+    )
 
 
 def _may_acknowledge(address: str) -> bool:

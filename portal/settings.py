@@ -331,3 +331,5 @@ IMAP_DONE_FOLDER = env.str("IMAP_DONE_FOLDER", default="")
 CELERY_BEAT_SCHEDULE["helpdesk-poll-imap"] = {"task": "helpdesk.tasks.poll_imap", "schedule": 60.0}
 # RFC 3834: at most this many automatic acknowledgements per sender and hour (S21).
 HELPDESK_ACKS_PER_SENDER_PER_HOUR = 3
+# New tickets one sender may open by mail per hour; further mail is quarantined for staff.
+HELPDESK_TICKETS_PER_SENDER_PER_HOUR = 10

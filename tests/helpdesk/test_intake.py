@@ -569,3 +569,31 @@ def test_overlong_addresses_are_not_used(django_capture_on_commit_callbacks):
     assert (result.outcome, result.reason) == (Outcome.QUARANTINED, "no usable sender address")
     ticket = ingest(make_mail(cc=long_address), django_capture_on_commit_callbacks).ticket
     assert not ticket.participants.exists()
+
+
+def test_s21_new_tickets_by_mail_are_capped_per_sender_and_hour(
+    settings, django_capture_on_commit_callbacks
+):
+    """S21, limits: past the cap a sender's further new mail is quarantined, not a ticket;
+    replies to an existing ticket are not counted."""
+    from email.message import EmailMessage
+
+    from helpdesk.intake import mail_ingest
+    from helpdesk.models import InboundMail, Ticket
+
+    settings.HELPDESK_TICKETS_PER_SENDER_PER_HOUR = 3
+
+    def message(n):
+        msg = EmailMessage()
+        msg["From"] = "flood@spam.example"
+        msg["To"] = settings.SUPPORT_EMAIL
+        msg["Subject"] = f"Question number {n}"
+        msg["Message-ID"] = f"<flood-{n}@spam.example>"
+        msg.set_content(f"text {n}")
+        return msg.as_bytes()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(6):
+            mail_ingest(message(n), source="test")
+    assert Ticket.objects.count() == 3
+    assert InboundMail.objects.filter(outcome="quarantined").count() == 3
