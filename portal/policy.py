@@ -12,22 +12,24 @@ can see but not act on in that way is a 403 (STYLE.md, "Authorisation: one polic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from guardian.models import GroupObjectPermission
-from guardian.shortcuts import get_objects_for_group, get_objects_for_user
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from accounts.models import Customer, CustomerGroup, HostingAccount, Membership, User
 from delegation.models import Grant
 
 MANAGE_ACCOUNT_PERM = "accounts.manage_hostingaccount"
+# The membership flag with which an agency's users use the accounts granted to it (D4).
+DELEGATE_FLAG = "can_manage_delegations"
 
 
 class Action(StrEnum):
@@ -127,13 +129,28 @@ class TwoFactorRequired(PermissionDenied):
 # --- who a user is -----------------------------------------------------------------
 
 
+# The one status in which a user acts for anyone (U6, S6). ``user_may_act`` asks it of one
+# user; ``acting_users_q`` is the same rule for queries (the access overview, mail lists).
+ACTING_STATUS = User.Status.ACTIVE
+
+
 def user_may_act(user) -> bool:
     """Only signed-in, active users act for anyone (U6, S6): inactive and unverified never."""
     return bool(
         user is not None
         and user.is_authenticated
-        and getattr(user, "status", None) == User.Status.ACTIVE
+        and getattr(user, "status", None) == ACTING_STATUS
     )
+
+
+def acting_users_q(prefix: str = "") -> Q:
+    """``user_may_act`` as a filter; ``prefix`` leads to the user (``"user__"``)."""
+    return Q(**{f"{prefix}status": ACTING_STATUS})
+
+
+def holds_q(flag: str, prefix: str = "") -> Q:
+    """``PermissionSet.has_flag`` as a filter on memberships: owners hold every flag."""
+    return Q(**{f"{prefix}is_owner": True}) | Q(**{f"{prefix}{flag}": True})
 
 
 def _is_verified(user) -> bool:
@@ -163,18 +180,34 @@ def forget(user) -> None:
 # --- customers ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MembershipRoute:
+    """One way a membership reaches a customer: through the membership in the customer
+    ``source(customer)`` names. ``customer_access`` tries the routes in order for one user;
+    the access overview lists, per route, every membership that takes it."""
+
+    via: Via
+    source: Callable[[Customer], int | None]
+
+
+MEMBERSHIP_ROUTES: tuple[MembershipRoute, ...] = (
+    # Own membership first (U3) ...
+    MembershipRoute(Via.MEMBERSHIP, lambda customer: customer.pk),
+    # ... else a membership in the main account reaches each sub-account (C1-C3).
+    MembershipRoute(Via.MAIN_ACCOUNT, lambda customer: customer.parent_id),
+)
+
+
 def customer_access(user, customer: Customer) -> Access | None:
     """How the user acts in this customer: own membership first, else the main account's (C3)."""
     if not user_may_act(user):
         return None
     memberships = _memberships(user)
-    own = memberships.get(customer.pk)
-    if own is not None:
-        return Access(Via.MEMBERSHIP, customer, membership=own)
-    if customer.parent_id is not None:
-        main = memberships.get(customer.parent_id)
-        if main is not None:
-            return Access(Via.MAIN_ACCOUNT, customer, membership=main)
+    for route in MEMBERSHIP_ROUTES:
+        source = route.source(customer)
+        membership = memberships.get(source) if source is not None else None
+        if membership is not None:
+            return Access(route.via, customer, membership=membership)
     return None
 
 
@@ -239,45 +272,85 @@ def customer_group(customer: Customer):
     return group
 
 
-def _member_restricted_ids(user, membership: Membership) -> set[int]:
-    accounts = get_objects_for_user(
-        user,
-        MANAGE_ACCOUNT_PERM,
-        klass=HostingAccount.objects.filter(customer_id=membership.customer_id),
-        use_groups=False,
-        with_superuser=False,
-        accept_global_perms=False,
+def _manage_permission_rows(model) -> QuerySet:
+    """Guardian's rows (``model``: user or group object permissions) for the manage
+    permission on hosting accounts: one table, no content-type round trips."""
+    return model.objects.filter(
+        permission__codename="manage_hostingaccount",
+        permission__content_type__app_label="accounts",
+        content_type__app_label="accounts",
+        content_type__model="hostingaccount",
     )
-    return set(accounts.values_list("pk", flat=True))
+
+
+def restricted_account_ids(customer_id: int, user_ids) -> dict[int, set[int]]:
+    """For members restricted to chosen hosting accounts: which of the customer's accounts
+    each user was given (guardian permissions held by the user, not by a group). One query
+    for any number of users."""
+    user_ids = list(user_ids)
+    chosen: dict[int, set[int]] = {pk: set() for pk in user_ids}
+    if not user_ids:
+        return chosen
+    own = HostingAccount.objects.filter(customer_id=customer_id).annotate(
+        pk_text=Cast("pk", CharField())
+    )
+    rows = (
+        _manage_permission_rows(UserObjectPermission)
+        .filter(user_id__in=user_ids, object_pk__in=own.values("pk_text"))
+        .values_list("user_id", "object_pk")
+    )
+    for user_id, object_pk in rows:
+        chosen[user_id].add(int(object_pk))
+    return chosen
+
+
+def _member_restricted_ids(user, membership: Membership) -> set[int]:
+    return restricted_account_ids(membership.customer_id, [user.pk])[user.pk]
+
+
+def live_delegations(at=None) -> QuerySet:
+    """The (grant, hosting account) pairs through which an agency's delegates reach an
+    account right now (D4, D6, S5, S6): the grant is live (state and end time, checked
+    here, never left to the job), the account is still the grantor's own, and the
+    agency's guardian group holds the manage permission on it, so neither a stale
+    guardian row nor a dead grant lets anyone in.
+
+    Rows of ``Grant.accounts.through`` (``grant_id``, ``hostingaccount_id``).
+    ``account_access`` asks it about one account, ``delegated_accounts`` for an agency,
+    the access overview for a grantor."""
+    permitted = _manage_permission_rows(GroupObjectPermission).filter(
+        group__customer_link__customer_id=OuterRef("grant__agency_id"),
+        object_pk=OuterRef("account_text"),
+    )
+    return (
+        Grant.accounts.through.objects.filter(
+            grant__in=Grant.objects.live(at),
+            hostingaccount__customer_id=F("grant__grantor_id"),
+        )
+        .annotate(account_text=Cast("hostingaccount_id", CharField()))
+        .filter(Exists(permitted))
+    )
+
+
+def delegate_memberships(agency_ids) -> QuerySet[Membership]:
+    """Memberships through which users use what is granted to these agencies (D4): owners
+    and members allowed to manage delegations, of users who may act at all."""
+    return Membership.objects.filter(
+        holds_q(DELEGATE_FLAG), acting_users_q("user__"), customer_id__in=agency_ids
+    )
 
 
 def _delegate_grants(user, account: HostingAccount) -> list[Grant]:
     """Live grants through which the user's agencies manage this account (D4)."""
-    agency_ids = [
-        cid for cid, m in _memberships(user).items() if m.has_flag("can_manage_delegations")
-    ]
+    agency_ids = [cid for cid, m in _memberships(user).items() if m.has_flag(DELEGATE_FLAG)]
     if not agency_ids:
         return []
-    grants = list(
-        Grant.objects.live()
-        .filter(agency_id__in=agency_ids, accounts=account, grantor_id=account.customer_id)
+    pairs = live_delegations().filter(hostingaccount=account, grant__agency_id__in=agency_ids)
+    return list(
+        Grant.objects.filter(pk__in=pairs.values("grant_id"))
         .select_related("agency")
+        .order_by("-created_at", "-pk")
     )
-    # The guardian row is the object permission; liveness is checked on top, so a stale
-    # row never lets anyone in (S5, S6).
-    return [
-        g
-        for g in grants
-        if account.pk
-        in set(
-            get_objects_for_group(
-                customer_group(g.agency),
-                MANAGE_ACCOUNT_PERM,
-                klass=HostingAccount.objects.filter(pk=account.pk),
-                accept_global_perms=False,
-            ).values_list("pk", flat=True)
-        )
-    ]
 
 
 def account_access(user, account: HostingAccount) -> Access | None:
@@ -346,18 +419,6 @@ def visible_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
     return qs
 
 
-def _agency_permitted(agency_id) -> QuerySet:
-    """Ids of hosting accounts on which the agency's guardian group holds the manage
-    permission: one subquery on guardian's table, no content-type round trips."""
-    return GroupObjectPermission.objects.filter(
-        group__customer_link__customer_id=agency_id,
-        permission__codename="manage_hostingaccount",
-        permission__content_type__app_label="accounts",
-        content_type__app_label="accounts",
-        content_type__model="hostingaccount",
-    ).values("object_pk")
-
-
 def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
     """Hosting accounts other customers have granted to ``agency``, for users of the agency
     allowed to manage delegations (D4), annotated with the grant and its end."""
@@ -366,15 +427,13 @@ def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
         return HostingAccount.objects.none()
     if not access.allows(Action.MANAGE_DELEGATIONS):
         return HostingAccount.objects.none()
-    live = Grant.objects.live().filter(
-        agency=agency, accounts=OuterRef("pk"), grantor=OuterRef("customer")
-    )
+    live = live_delegations().filter(grant__agency=agency, hostingaccount=OuterRef("pk"))
+    latest = live.order_by("-grant__ends_at")
     return (
-        HostingAccount.objects.annotate(pk_text=Cast("pk", CharField()))
-        .filter(Exists(live), pk_text__in=_agency_permitted(agency.pk))
+        HostingAccount.objects.filter(Exists(live))
         .annotate(
-            grant_id=Subquery(live.order_by("-ends_at").values("pk")[:1]),
-            grant_ends_at=Subquery(live.order_by("-ends_at").values("ends_at")[:1]),
+            grant_id=Subquery(latest.values("grant_id")[:1]),
+            grant_ends_at=Subquery(latest.values("grant__ends_at")[:1]),
         )
         .select_related("customer")
     )
@@ -505,14 +564,12 @@ def grantable_accounts(user, grantor: Customer) -> QuerySet[HostingAccount]:
 def delegation_managers(customer: Customer) -> QuerySet[User]:
     """Active users who manage delegations for ``customer`` (owners and members with that
     permission): who receives grant keys, reminders and notices of a grant (D3, D6)."""
-    from django.db.models import Q
-
     # One filter() call: the owner/permission test must hold for the membership in THIS
     # customer, not for any membership the user has elsewhere.
     return (
         User.objects.filter(
-            Q(memberships__is_owner=True) | Q(memberships__can_manage_delegations=True),
-            status=User.Status.ACTIVE,
+            holds_q(DELEGATE_FLAG, "memberships__"),
+            acting_users_q(),
             memberships__customer=customer,
         )
         .distinct()
