@@ -13,19 +13,42 @@ can see but not act on in that way is a 403 (STYLE.md, "Authorisation: one polic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from accounts.models import Customer, CustomerGroup, HostingAccount, Membership, User
-from delegation.models import Grant
+from accounts.models import (
+    Customer,
+    CustomerGroup,
+    HostingAccount,
+    Invitation,
+    Membership,
+    SubAccountLinkRequest,
+    User,
+    UserSession,
+)
+from delegation.models import Grant, live_q, open_q
 
 MANAGE_ACCOUNT_PERM = "accounts.manage_hostingaccount"
 # The membership flag with which an agency's users use the accounts granted to it (D4).
@@ -749,4 +772,474 @@ def ticket_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
         HostingAccount.objects.filter(Q(pk__in=own) | Q(pk__in=delegated))
         .select_related("customer")
         .order_by("customer__name", "kind", "name")
+    )
+
+
+# === Who can act for a customer, and why (issue 7: the access overview) ===============
+#
+# Every person and organisation that can act for a customer or for one of its hosting
+# accounts, each with the reason the decisions above give, built from the same rules:
+# - members and the main account's users: ``MEMBERSHIP_ROUTES`` for the customer, users
+#   who pass ``acting_users_q`` (``customer_access`` walks the same routes for one user);
+#   the reason is ``Access.reason``;
+# - technical administrators: ``live_delegations`` of the customer's accounts (what
+#   ``account_access`` asks for one account) and the agencies' ``delegate_memberships``;
+# - contacts, who have no login but instruct the provider by mail or phone: authorised
+#   contacts (``contacts.selectors.authorised_contacts``, also behind ``is_manager``), the
+#   primary contact (K11), contacts with a phone password (K8);
+# - what may still become access (usable invitations, grants waiting for their key), and
+#   what ended within ``OVERVIEW_ENDED_DAYS`` (grants, invitations) with its state.
+# Sections are querysets (the page paginates them, the export reads them in batches);
+# ``overview_rows`` turns one page of a section into rows with a fixed number of queries.
+
+OVERVIEW_ENDING_SOON = timedelta(days=14)
+OVERVIEW_ENDED_DAYS = 90
+
+
+class OverviewSection(StrEnum):
+    MEMBERS = "members"
+    MAIN_ACCOUNT = "main_account"
+    GRANTS = "grants"
+    CONTACTS = "contacts"
+    INVITATIONS = "invitations"
+    GRANT_KEYS = "grant_keys"
+    ENDED_GRANTS = "ended_grants"
+
+
+OVERVIEW_TITLES = {
+    OverviewSection.MEMBERS: gettext_lazy("Members"),
+    OverviewSection.MAIN_ACCOUNT: gettext_lazy("Users of the main account"),
+    OverviewSection.GRANTS: gettext_lazy("Technical administrators"),
+    OverviewSection.CONTACTS: gettext_lazy("Contacts who instruct or order"),
+    OverviewSection.INVITATIONS: gettext_lazy("Invitations"),
+    OverviewSection.GRANT_KEYS: gettext_lazy("Grants waiting for their key"),
+    OverviewSection.ENDED_GRANTS: gettext_lazy("Ended grants"),
+}
+
+
+@dataclass
+class OverviewPerson:
+    """A user who can act through a row (an agency's delegate)."""
+
+    user: User
+    reason: str
+
+
+@dataclass
+class OverviewRow:
+    """One line of the access overview: who, why, since and until when, and the object
+    the matching action works on (membership, grant, contact or invitation)."""
+
+    section: OverviewSection
+    who: str
+    reason: str
+    obj: object
+    email: str = ""
+    organisation: str = ""
+    details: list[str] = field(default_factory=list)
+    accounts: list[HostingAccount] = field(default_factory=list)
+    people: list[OverviewPerson] = field(default_factory=list)
+    user: User | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    state: str = ""
+    state_label: str = ""
+    last_activity: datetime | None = None
+    ending_soon: bool = False
+
+    @property
+    def user_ids(self) -> list[int]:
+        """The users who can act through this row: the page lists exactly these."""
+        ids = [self.user.pk] if self.user is not None else []
+        return ids + [p.user.pk for p in self.people]
+
+
+def _ending_soon(until, at) -> bool:
+    return until is not None and at < until <= at + OVERVIEW_ENDING_SOON
+
+
+def _later(*moments):
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def _route_memberships(customer: Customer, via: Via, at) -> QuerySet[Membership]:
+    """Memberships that reach ``customer`` by the route ``via``, of users who may act."""
+    from contacts.selectors import authorised_contacts  # contacts imports us lazily
+
+    [route] = [r for r in MEMBERSHIP_ROUTES if r.via == via]
+    source = route.source(customer)
+    if source is None:
+        return Membership.objects.none()
+    last_seen = (
+        UserSession.objects.filter(user=OuterRef("user_id"))
+        .order_by("-last_seen")
+        .values("last_seen")[:1]
+    )
+    return (
+        Membership.objects.filter(acting_users_q("user__"), customer_id=source)
+        .select_related("user", "customer")
+        .annotate(
+            last_seen=Subquery(last_seen),
+            # K10, H3: a user who is an authorised contact of the customer is a manager.
+            is_authorised_contact=Exists(
+                authorised_contacts(customer, at).filter(email__iexact=OuterRef("user__email"))
+            ),
+        )
+        .order_by("-is_owner", "user__last_name", "user__first_name", "user__email", "pk")
+    )
+
+
+def _grant_ended_on():
+    """When a grant that is neither live nor open stopped: its recorded end, or — before
+    the job has marked it — the end time or the key's deadline that passed."""
+    return Case(
+        When(state__in=Grant.ENDED_STATES, then=Coalesce("ended_at", "ends_at", "created_at")),
+        When(state=Grant.State.ACTIVE, then=Coalesce("ends_at", "created_at")),
+        When(
+            ends_at__isnull=False,
+            key_expires_at__isnull=False,
+            ends_at__lt=F("key_expires_at"),
+            then=F("ends_at"),
+        ),
+        default=Coalesce("key_expires_at", "ends_at", "created_at"),
+    )
+
+
+def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, QuerySet]:
+    """The overview's sections for ``customer``, each an ordered queryset."""
+    from contacts.models import Contact
+    from contacts.selectors import authorised_contacts
+
+    at = at or timezone.now()
+    cutoff = at - timedelta(days=OVERVIEW_ENDED_DAYS)
+    sections: dict[OverviewSection, QuerySet] = {
+        OverviewSection.MEMBERS: _route_memberships(customer, Via.MEMBERSHIP, at),
+    }
+    if customer.parent_id is not None:
+        sections[OverviewSection.MAIN_ACCOUNT] = _route_memberships(customer, Via.MAIN_ACCOUNT, at)
+    live_pairs = live_delegations(at).filter(grant__grantor=customer)
+    sections[OverviewSection.GRANTS] = (
+        Grant.objects.filter(pk__in=live_pairs.values("grant_id"))
+        .select_related("agency")
+        .order_by(F("ends_at").asc(nulls_last=True), "-pk")
+    )
+    authorised = authorised_contacts(customer, at)
+    sections[OverviewSection.CONTACTS] = (
+        Contact.objects.active()
+        .filter(customer=customer)
+        .filter(Q(pk__in=authorised.values("pk")) | Q(is_primary=True) | ~Q(phone_password_hash=""))
+        .annotate(authorised_now=Exists(authorised.filter(pk=OuterRef("pk"))))
+        .order_by("-is_primary", "name", "pk")
+    )
+    usable = Invitation.objects.usable(at)
+    sections[OverviewSection.INVITATIONS] = (
+        Invitation.objects.filter(customer=customer)
+        .annotate(usable=Exists(usable.filter(pk=OuterRef("pk"))))
+        .filter(
+            Q(usable=True)
+            | Q(state=Invitation.State.CANCELLED, cancelled_at__gte=cutoff)
+            | Q(
+                state__in=[Invitation.State.EXPIRED, Invitation.State.PENDING],
+                expires_at__lte=at,
+                expires_at__gte=cutoff,
+            )
+        )
+        .select_related("invited_by")
+        .order_by("-usable", "expires_at", "-pk")
+    )
+    own_accounts = Prefetch(
+        "accounts",
+        queryset=HostingAccount.objects.filter(customer=customer).order_by("kind", "name"),
+    )
+    sections[OverviewSection.GRANT_KEYS] = (
+        Grant.objects.open(at)
+        .filter(grantor=customer)
+        .select_related("agency")
+        .prefetch_related(own_accounts)
+        .order_by("key_expires_at", "-pk")
+    )
+    sections[OverviewSection.ENDED_GRANTS] = (
+        Grant.objects.filter(grantor=customer)
+        .exclude(live_q(at))
+        .exclude(open_q(at))
+        .annotate(ended_on=_grant_ended_on())
+        .filter(ended_on__gte=cutoff)
+        .select_related("agency")
+        .prefetch_related(own_accounts)
+        .order_by("-ended_on", "-pk")
+    )
+    return sections
+
+
+def overview_rows(customer: Customer, section: OverviewSection, objects, at=None):
+    """Rows for one page (or batch) of a section; a fixed number of queries per call."""
+    at = at or timezone.now()
+    objects = list(objects)
+    build = {
+        OverviewSection.MEMBERS: _member_rows,
+        OverviewSection.MAIN_ACCOUNT: _main_account_rows,
+        OverviewSection.GRANTS: _grant_rows,
+        OverviewSection.CONTACTS: _contact_rows,
+        OverviewSection.INVITATIONS: _invitation_rows,
+        OverviewSection.GRANT_KEYS: _grant_key_rows,
+        OverviewSection.ENDED_GRANTS: _ended_grant_rows,
+    }[section]
+    return build(customer, objects, at) if objects else []
+
+
+def _person(user: User) -> str:
+    return user.get_full_name() or user.email
+
+
+def _membership_row(section, customer, membership, via, at) -> OverviewRow:
+    user = membership.user
+    details = list(membership.permission_labels())
+    if getattr(membership, "is_authorised_contact", False) and not membership.is_owner:
+        details.append(_("manager: an authorised contact (K10)"))
+    return OverviewRow(
+        section=section,
+        who=_person(user),
+        email=user.email,
+        organisation=membership.customer.name,
+        reason=Access(via, customer, membership=membership).reason,
+        obj=membership,
+        user=user,
+        details=details,
+        since=membership.created_at,
+        last_activity=_later(user.last_activity, getattr(membership, "last_seen", None)),
+    )
+
+
+def _member_rows(customer, memberships, at) -> list[OverviewRow]:
+    rows = [
+        _membership_row(OverviewSection.MEMBERS, customer, m, Via.MEMBERSHIP, at)
+        for m in memberships
+    ]
+    # Members restricted to chosen hosting accounts reach only those (U3): name them.
+    restricted = [m for m in memberships if m.restricted_to_accounts and not m.is_owner]
+    if restricted:
+        chosen = restricted_account_ids(customer.pk, [m.user_id for m in restricted])
+        names = dict(
+            HostingAccount.objects.filter(pk__in=set().union(*chosen.values()) or [0]).values_list(
+                "pk", "name"
+            )
+        )
+        for row in rows:
+            if row.obj in restricted:
+                accounts = sorted(names[pk] for pk in chosen[row.obj.user_id] if pk in names)
+                row.details.append(
+                    _("only these hosting accounts: %(names)s")
+                    % {"names": ", ".join(accounts) or _("none chosen yet")}
+                )
+    return rows
+
+
+def _main_account_rows(customer, memberships, at) -> list[OverviewRow]:
+    # Since when: the later of joining the main account and this customer's link to it.
+    linked_at = (
+        SubAccountLinkRequest.objects.filter(
+            main_id=customer.parent_id, sub=customer, state=SubAccountLinkRequest.State.CONFIRMED
+        )
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    ) or customer.created_at
+    rows = []
+    for m in memberships:
+        row = _membership_row(OverviewSection.MAIN_ACCOUNT, customer, m, Via.MAIN_ACCOUNT, at)
+        row.since = _later(m.created_at, linked_at)
+        rows.append(row)
+    return rows
+
+
+def _grant_rows(customer, grants, at) -> list[OverviewRow]:
+    from hosting.models import AccountEvent  # the account history (A4)
+
+    ids = [g.pk for g in grants]
+    accounts: dict[int, list[HostingAccount]] = {pk: [] for pk in ids}
+    for pair in (
+        live_delegations(at)
+        .filter(grant_id__in=ids)
+        .select_related("hostingaccount")
+        .order_by("hostingaccount__kind", "hostingaccount__name")
+    ):
+        accounts[pair.grant_id].append(pair.hostingaccount)
+    delegates: dict[int, list[User]] = {}
+    for m in (
+        delegate_memberships({g.agency_id for g in grants})
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__email")
+    ):
+        delegates.setdefault(m.customer_id, []).append(m.user)
+    # When the agency last changed one of our accounts through the grant (A4).
+    last_used = dict(
+        AccountEvent.objects.filter(grant_id__in=ids)
+        .values("grant_id")
+        .annotate(last=Max("at"))
+        .values_list("grant_id", "last")
+    )
+    rows = []
+    for grant in grants:
+        reason = Access(Via.GRANT, customer, grant=grant).reason
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.GRANTS,
+                who=grant.agency.name,
+                organisation=grant.agency.display_number,
+                reason=reason,
+                obj=grant,
+                accounts=accounts[grant.pk],
+                people=[OverviewPerson(u, reason) for u in delegates.get(grant.agency_id, [])],
+                since=grant.approved_at or grant.created_at,
+                until=grant.ends_at,
+                state=grant.effective_state(at),
+                state_label=grant.State(grant.effective_state(at)).label,
+                last_activity=last_used.get(grant.pk),
+                ending_soon=_ending_soon(grant.ends_at, at),
+            )
+        )
+    return rows
+
+
+def _contact_rows(customer, contacts, at) -> list[OverviewRow]:
+    rows = []
+    for contact in contacts:
+        reasons = []
+        if contact.authorised_now:
+            reasons.append(_("authorised: may instruct the provider without limit (K10)"))
+        if contact.is_primary:
+            reasons.append(_("primary contact: first to receive the provider's information (K11)"))
+        if contact.has_phone_password:
+            reasons.append(_("phone password: may place orders by phone (K8)"))
+        details = list(contact.type_labels())
+        if contact.has_phone_password and contact.restrictions:
+            details.append(_("phone orders restricted: %(text)s") % {"text": contact.restrictions})
+        until = contact.authorised_until if contact.authorised_now else None
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.CONTACTS,
+                who=contact.name,
+                email=contact.email,
+                reason="; ".join(str(r) for r in reasons),
+                obj=contact,
+                details=details,
+                since=contact.created_at,
+                until=until,
+                ending_soon=_ending_soon(until, at),
+            )
+        )
+    return rows
+
+
+def _invitation_rows(customer, invitations, at) -> list[OverviewRow]:
+    rows = []
+    for invitation in invitations:
+        state = invitation.shown_state
+        usable = invitation.is_usable(at)
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.INVITATIONS,
+                who=invitation.email,
+                email=invitation.email,
+                reason=_("invited by %(person)s (U2)")
+                % {"person": _person(invitation.invited_by) if invitation.invited_by else "—"},
+                obj=invitation,
+                details=list(invitation.permission_labels()),
+                since=invitation.created_at,
+                until=invitation.expires_at
+                if usable or state == invitation.State.EXPIRED
+                else invitation.cancelled_at,
+                state=state,
+                state_label=invitation.State(state).label,
+                ending_soon=usable and _ending_soon(invitation.expires_at, at),
+            )
+        )
+    return rows
+
+
+def _key_deadline(grant: Grant):
+    """The moment a pending grant's key stops working: 14 days, or the grant's end."""
+    if grant.ends_at and (grant.key_expires_at is None or grant.ends_at < grant.key_expires_at):
+        return grant.ends_at
+    return grant.key_expires_at
+
+
+def _grant_key_rows(customer, grants, at) -> list[OverviewRow]:
+    rows = []
+    for grant in grants:
+        until = _key_deadline(grant)
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.GRANT_KEYS,
+                who=grant.agency.name,
+                organisation=grant.agency.display_number,
+                reason=_(
+                    "grant #%(id)s: nobody can use it until the administrator enters the key (D3)"
+                )
+                % {"id": grant.pk},
+                obj=grant,
+                accounts=list(grant.accounts.all()),
+                details=[_("key begins with %(prefix)s") % {"prefix": grant.key_display_prefix}],
+                since=grant.created_at,
+                until=until,
+                state=grant.State.PENDING,
+                state_label=grant.State.PENDING.label,
+                ending_soon=_ending_soon(until, at),
+            )
+        )
+    return rows
+
+
+def _ended_grant_rows(customer, grants, at) -> list[OverviewRow]:
+    rows = []
+    for grant in grants:
+        state = grant.effective_state(at)
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.ENDED_GRANTS,
+                who=grant.agency.name,
+                organisation=grant.agency.display_number,
+                reason=_("grant #%(id)s, no access any more") % {"id": grant.pk},
+                obj=grant,
+                accounts=list(grant.accounts.all()),
+                since=grant.approved_at or grant.created_at,
+                until=grant.ended_on,
+                state=state,
+                state_label=grant.State(state).label,
+            )
+        )
+    return rows
+
+
+def overview_summary(customer: Customer, at=None, names: int = 10) -> list[dict]:
+    """Per section: its title, how many rows and the first ``names`` people or
+    organisations — what the access review mail tells the owners."""
+    at = at or timezone.now()
+    summary = []
+    for section, queryset in overview_sections(customer, at).items():
+        count = queryset.count()
+        if not count:
+            continue
+        rows = overview_rows(customer, section, queryset[:names], at)
+        summary.append(
+            {
+                "section": section,
+                "title": OVERVIEW_TITLES[section],
+                "count": count,
+                "rows": rows,
+                "more": max(count - len(rows), 0),
+            }
+        )
+    return summary
+
+
+def access_reviewers(customer: Customer) -> QuerySet[User]:
+    """Who is asked to review who can act for ``customer``: its owners who may act."""
+    return (
+        User.objects.filter(
+            acting_users_q(), memberships__customer=customer, memberships__is_owner=True
+        )
+        .distinct()
+        .order_by("email")
     )

@@ -331,3 +331,9 @@ IMAP_DONE_FOLDER = env.str("IMAP_DONE_FOLDER", default="")
 CELERY_BEAT_SCHEDULE["helpdesk-poll-imap"] = {"task": "helpdesk.tasks.poll_imap", "schedule": 60.0}
 # RFC 3834: at most this many automatic acknowledgements per sender and hour (S21).
 HELPDESK_ACKS_PER_SENDER_PER_HOUR = 3
+
+# Access reviews (issue 7): ask owners whose review is due to check who can act.
+CELERY_BEAT_SCHEDULE["accounts-remind-access-reviews"] = {
+    "task": "accounts.tasks.remind_access_reviews",
+    "schedule": 60.0 * 60,
+}
