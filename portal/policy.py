@@ -1001,7 +1001,8 @@ def _membership_row(section, customer, membership, via, at) -> OverviewRow:
         section=section,
         who=_person(user),
         email=user.email,
-        organisation=membership.customer.name,
+        # Whose membership it is: said for the main account's users, not our own members.
+        organisation=membership.customer.name if via != Via.MEMBERSHIP else "",
         reason=Access(via, customer, membership=membership).reason,
         obj=membership,
         user=user,

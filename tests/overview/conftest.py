@@ -3,6 +3,7 @@ longer work or never did. ``world.expected`` lists the users the test asserts th
 lets in, ``world.kept_out`` those it keeps out; the overview tests check the page against
 the policy itself, and these lists keep that check from being empty."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
@@ -50,9 +51,7 @@ def _agency(name, world, *, grant_to, label, state=None, ends_at=None, extra_peo
     """An agency with a delegate (manage delegations) and a plain member; a grant of
     ``grant_to`` in ``state``."""
     agency = CustomerFactory(name=name)
-    boss = MembershipFactory(
-        customer=agency, owner=True, user__email=f"boss@{label}.example"
-    ).user
+    boss = MembershipFactory(customer=agency, owner=True, user__email=f"boss@{label}.example").user
     delegate = MembershipFactory(
         customer=agency, can_manage_delegations=True, user__email=f"delegate@{label}.example"
     ).user
@@ -93,9 +92,7 @@ def world(db, django_capture_on_commit_callbacks):
     shop = HostingAccountFactory(customer=customer, name="kunde-shop.example")
     blog = HostingAccountFactory(customer=customer, name="kunde-blog.example")
     server = HostingAccountFactory(customer=customer, server=True)
-    owner = MembershipFactory(
-        customer=customer, owner=True, user__email="owner@kunde.example"
-    ).user
+    owner = MembershipFactory(customer=customer, owner=True, user__email="owner@kunde.example").user
     w = World(customer=customer, main=main, owner=owner, accounts=[shop, blog, server])
     w.expected["owner"] = owner
 
@@ -274,3 +271,8 @@ def lets_in(user, customer) -> bool:
         policy.account_access(user, account) is not None
         for account in customer.hosting_accounts.select_related("customer")
     )
+
+
+def page_user_ids(html: str) -> set[int]:
+    """The users a rendered overview lists as able to act (``data-user``)."""
+    return {int(pk) for pk in re.findall(r'data-user="(\d+)"', html)}

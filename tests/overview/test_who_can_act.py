@@ -6,20 +6,15 @@ someone who can act (``data-user``), and in the CSV export."""
 
 import csv
 import io
-import re
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import User
 from portal import policy
-from tests.overview.conftest import lets_in
+from tests.overview.conftest import lets_in, page_user_ids
 
 pytestmark = pytest.mark.django_db
-
-
-def page_user_ids(html: str) -> set[int]:
-    return {int(pk) for pk in re.findall(r'data-user="(\d+)"', html)}
 
 
 def overview_html(client_for, world) -> str:
