@@ -331,6 +331,18 @@ def _member_restricted_ids(user, membership: Membership) -> set[int]:
     return restricted_account_ids(membership.customer_id, [user.pk])[user.pk]
 
 
+def _prefixed(q: Q, prefix: str) -> Q:
+    """``q`` with every lookup led through ``prefix`` (``grant__``): one definition of a
+    rule (``delegation.models.live_q``) filters the rows that point to it as well."""
+    out = Q()
+    out.connector, out.negated = q.connector, q.negated
+    out.children = [
+        _prefixed(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1])
+        for child in q.children
+    ]
+    return out
+
+
 def live_delegations(at=None) -> QuerySet:
     """The (grant, hosting account) pairs through which an agency's delegates reach an
     account right now (D4, D6, S5, S6): the grant is live (state and end time, checked
@@ -347,7 +359,7 @@ def live_delegations(at=None) -> QuerySet:
     )
     return (
         Grant.accounts.through.objects.filter(
-            grant__in=Grant.objects.live(at),
+            _prefixed(live_q(at or timezone.now()), "grant__"),
             hostingaccount__customer_id=F("grant__grantor_id"),
         )
         .annotate(account_text=Cast("hostingaccount_id", CharField()))
