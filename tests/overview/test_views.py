@@ -123,7 +123,7 @@ def test_u2_d6_ending_soon_is_said_in_words_not_only_by_colour(client_for, world
     later = [r for r in rows if "Agentur Später" in r][0]
     invitation = [r for r in rows if "invitee@elsewhere.example" in r][0]
     for row in (soon, invitation):
-        assert 'class="ending-soon"' in row
+        assert 'class="ending-soon' in row
         assert "ends within 14 days" in row
     assert "ends within 14 days" not in later
 
