@@ -208,3 +208,13 @@ def test_young_customers_are_not_asked_yet(customer, owner, django_capture_on_co
 def test_beat_runs_the_job(settings):
     entries = [e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()]
     assert "accounts.tasks.remind_access_reviews" in entries
+
+
+def test_s27_the_activity_page_names_review_events(client_for, customer, owner):
+    """S27: customers read their own trail, with readable labels."""
+    client = client_for(owner)
+    client.post(url("access_review_confirm", customer))
+    client.get(url("access_overview_export", customer))
+    html = client.get(reverse("accounts:audit_log", args=[customer.number])).content.decode()
+    assert "access review confirmed" in html
+    assert "who can act for us exported" in html
