@@ -103,3 +103,13 @@ def test_each_person_row_gives_the_policys_own_reason(world):
             reached = [policy.account_access(user, account) for account in row.accounts]
             assert all(a is not None and a.via == policy.Via.GRANT for a in reached)
             assert person.reason == policy.Access(policy.Via.GRANT, customer, grant=row.obj).reason
+
+
+def test_overview_rows_name_exactly_the_users_the_policy_lets_in(world):
+    """The same check on the policy's own rows, every section, no page in between."""
+    customer = world.customer
+    listed = set()
+    for section, queryset in policy.overview_sections(customer).items():
+        for row in policy.overview_rows(customer, section, queryset):
+            listed.update(row.user_ids)
+    assert listed == {u.pk for u in User.objects.all() if lets_in(u, customer)}
