@@ -76,6 +76,10 @@ LABELS = {
     "grant.expired": _("grant expired"),
     "grant.key_expired": _("grant key expired unused"),
     "access.denied": _("access denied"),
+    "access_overview.exported": _("who can act for us exported"),
+    "access_review.requested": _("owners asked to review who can act"),
+    "access_review.confirmed": _("access review confirmed"),
+    "access_review.interval_changed": _("access review interval changed"),
 }
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.audit import audit
 from accounts.models import (
+    AccessReview,
     Customer,
     HostingAccount,
     Invitation,
@@ -44,6 +45,7 @@ def seed(customers: dict[str, Customer]) -> None:
     _invitations(customers, anna)
     _sub_accounts(customers, anna)
     _contract_data(customers)
+    _access_reviews(customers)
 
 
 def _invitation(customer, email, by, state, days_ago, **flags):
@@ -286,4 +288,21 @@ def _invoice(customer, number, period_start, paid, lines, collective=False, **fi
         state=Invoice.State.PAID if paid else Invoice.State.OPEN,
         paid_on=issued + timedelta(days=10) if paid else None,
         **fields,
+    )
+
+
+def _access_reviews(customers):
+    """Nordlicht's access review is overdue (the dashboard says so); Webwerk confirmed
+    its review a month ago and chose to be asked every 60 days (issue 7)."""
+    now = timezone.now()
+    AccessReview.objects.get_or_create(
+        customer=customers["nordlicht"], defaults={"due_at": now - timedelta(days=3)}
+    )
+    AccessReview.objects.get_or_create(
+        customer=customers["webwerk"],
+        defaults={
+            "interval_days": 60,
+            "confirmed_at": now - timedelta(days=30),
+            "due_at": now + timedelta(days=30),
+        },
     )

@@ -235,3 +235,19 @@ class SubAccountLinkForm(forms.Form):
         if number is None:
             raise forms.ValidationError(_("Enter a customer number such as K-100231."))
         return number
+
+
+class AccessReviewIntervalForm(forms.Form):
+    """How often the owners are asked to review who can act for the customer (issue 7)."""
+
+    interval_days = forms.TypedChoiceField(
+        label=_("Ask the owners to review access every"),
+        coerce=int,
+        choices=[],
+    )
+
+    def __init__(self, *args, **kwargs):
+        from accounts.models import AccessReview
+
+        super().__init__(*args, **kwargs)
+        self.fields["interval_days"].choices = AccessReview._meta.get_field("interval_days").choices

@@ -699,3 +699,64 @@ class SubAccountLinkRequest(models.Model):
 
     def __str__(self):
         return f"{self.main.display_number} ← {self.sub.display_number} ({self.state})"
+
+
+# --- access reviews (issue 7) -------------------------------------------------------
+
+
+ACCESS_REVIEW_DAYS = 90
+
+
+class AccessReview(models.Model):
+    """When a customer's owners last confirmed who can act for it, and when they are asked
+    next (every ``interval_days``, 90 unless the customer chose otherwise).
+
+    A customer without a row is due ``ACCESS_REVIEW_DAYS`` after it became a customer;
+    the reminder job creates the row then. ``reminded_at`` is the moment the job mailed
+    the owners for the current ``due_at``: at most one mail per review."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.PROTECT, related_name="access_review"
+    )
+    interval_days = models.PositiveSmallIntegerField(
+        _("review every"),
+        default=ACCESS_REVIEW_DAYS,
+        choices=[
+            (30, _("30 days")),
+            (60, _("60 days")),
+            (90, _("90 days")),
+            (180, _("180 days")),
+            (365, _("365 days")),
+        ],
+    )
+    due_at = models.DateTimeField(_("next review due"), db_index=True)
+    reminded_at = models.DateTimeField(_("owners reminded"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("last confirmed"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        User,
+        verbose_name=_("confirmed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("access review")
+        verbose_name_plural = _("access reviews")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=7) & Q(interval_days__lte=366),
+                name="accessreview_interval_sensible",
+            ),
+        ]
+
+    def __str__(self):
+        return f"access review of {self.customer_id}, due {self.due_at:%Y-%m-%d}"
+
+    @classmethod
+    def first_due(cls, customer: Customer, interval_days: int = ACCESS_REVIEW_DAYS):
+        return customer.created_at + timezone.timedelta(days=interval_days)
+
+    def is_overdue(self, at=None) -> bool:
+        return self.due_at <= (at or timezone.now())

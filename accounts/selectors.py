@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db.models import Count, QuerySet
 
 from accounts.models import (
+    AccessReview,
     AuditEvent,
     Customer,
     Invitation,
@@ -77,3 +78,12 @@ def link_requests_received(customer: Customer) -> QuerySet[SubAccountLinkRequest
 def audit_events_of(customer: Customer) -> QuerySet[AuditEvent]:
     """The customer's own audit trail, newest first (S27)."""
     return AuditEvent.objects.filter(customer=customer).select_related("actor")
+
+
+def access_review_of(customer: Customer) -> AccessReview:
+    """The customer's access review (issue 7), or an unsaved one with the defaults: due
+    90 days after the customer was created."""
+    review = AccessReview.objects.filter(customer=customer).select_related("confirmed_by").first()
+    if review is None:
+        review = AccessReview(customer=customer, due_at=AccessReview.first_due(customer))
+    return review

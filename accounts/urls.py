@@ -1,7 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views, views_invitations, views_members, views_sub_accounts
+from accounts import (
+    views,
+    views_access,
+    views_invitations,
+    views_members,
+    views_sub_accounts,
+)
 from billing import urls as billing_urls
 
 app_name = "accounts"
@@ -84,6 +90,26 @@ sub_account_patterns = [
     ),
 ]
 
+# Who can act for us: the access overview, its export and the access review (issue 7).
+access_patterns = [
+    path("c/<int:customer>/access/", views_access.access_overview, name="access_overview"),
+    path(
+        "c/<int:customer>/access/export/",
+        views_access.access_overview_export,
+        name="access_overview_export",
+    ),
+    path(
+        "c/<int:customer>/access/review/confirm/",
+        views_access.access_review_confirm,
+        name="access_review_confirm",
+    ),
+    path(
+        "c/<int:customer>/access/review/settings/",
+        views_access.access_review_settings,
+        name="access_review_settings",
+    ),
+]
+
 urlpatterns = (
     [
         path("login/", views.login_view, name="login"),
@@ -122,5 +148,6 @@ urlpatterns = (
     ]
     + member_patterns
     + sub_account_patterns
+    + access_patterns
     + billing_urls.urlpatterns
 )

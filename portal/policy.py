@@ -12,22 +12,47 @@ can see but not act on in that way is a 403 (STYLE.md, "Authorisation: one polic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from guardian.models import GroupObjectPermission
-from guardian.shortcuts import get_objects_for_group, get_objects_for_user
+from django.utils.translation import gettext_lazy
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from accounts.models import Customer, CustomerGroup, HostingAccount, Membership, User
-from delegation.models import Grant
+from accounts.models import (
+    Customer,
+    CustomerGroup,
+    HostingAccount,
+    Invitation,
+    Membership,
+    SubAccountLinkRequest,
+    User,
+    UserSession,
+)
+from delegation.models import Grant, live_q, open_q
 
 MANAGE_ACCOUNT_PERM = "accounts.manage_hostingaccount"
+# The membership flag with which an agency's users use the accounts granted to it (D4).
+DELEGATE_FLAG = "can_manage_delegations"
 
 
 class Action(StrEnum):
@@ -127,13 +152,28 @@ class TwoFactorRequired(PermissionDenied):
 # --- who a user is -----------------------------------------------------------------
 
 
+# The one status in which a user acts for anyone (U6, S6). ``user_may_act`` asks it of one
+# user; ``acting_users_q`` is the same rule for queries (the access overview, mail lists).
+ACTING_STATUS = User.Status.ACTIVE
+
+
 def user_may_act(user) -> bool:
     """Only signed-in, active users act for anyone (U6, S6): inactive and unverified never."""
     return bool(
         user is not None
         and user.is_authenticated
-        and getattr(user, "status", None) == User.Status.ACTIVE
+        and getattr(user, "status", None) == ACTING_STATUS
     )
+
+
+def acting_users_q(prefix: str = "") -> Q:
+    """``user_may_act`` as a filter; ``prefix`` leads to the user (``"user__"``)."""
+    return Q(**{f"{prefix}status": ACTING_STATUS})
+
+
+def holds_q(flag: str, prefix: str = "") -> Q:
+    """``PermissionSet.has_flag`` as a filter on memberships: owners hold every flag."""
+    return Q(**{f"{prefix}is_owner": True}) | Q(**{f"{prefix}{flag}": True})
 
 
 def _is_verified(user) -> bool:
@@ -163,18 +203,34 @@ def forget(user) -> None:
 # --- customers ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MembershipRoute:
+    """One way a membership reaches a customer: through the membership in the customer
+    ``source(customer)`` names. ``customer_access`` tries the routes in order for one user;
+    the access overview lists, per route, every membership that takes it."""
+
+    via: Via
+    source: Callable[[Customer], int | None]
+
+
+MEMBERSHIP_ROUTES: tuple[MembershipRoute, ...] = (
+    # Own membership first (U3) ...
+    MembershipRoute(Via.MEMBERSHIP, lambda customer: customer.pk),
+    # ... else a membership in the main account reaches each sub-account (C1-C3).
+    MembershipRoute(Via.MAIN_ACCOUNT, lambda customer: customer.parent_id),
+)
+
+
 def customer_access(user, customer: Customer) -> Access | None:
     """How the user acts in this customer: own membership first, else the main account's (C3)."""
     if not user_may_act(user):
         return None
     memberships = _memberships(user)
-    own = memberships.get(customer.pk)
-    if own is not None:
-        return Access(Via.MEMBERSHIP, customer, membership=own)
-    if customer.parent_id is not None:
-        main = memberships.get(customer.parent_id)
-        if main is not None:
-            return Access(Via.MAIN_ACCOUNT, customer, membership=main)
+    for route in MEMBERSHIP_ROUTES:
+        source = route.source(customer)
+        membership = memberships.get(source) if source is not None else None
+        if membership is not None:
+            return Access(route.via, customer, membership=membership)
     return None
 
 
@@ -239,45 +295,97 @@ def customer_group(customer: Customer):
     return group
 
 
-def _member_restricted_ids(user, membership: Membership) -> set[int]:
-    accounts = get_objects_for_user(
-        user,
-        MANAGE_ACCOUNT_PERM,
-        klass=HostingAccount.objects.filter(customer_id=membership.customer_id),
-        use_groups=False,
-        with_superuser=False,
-        accept_global_perms=False,
+def _manage_permission_rows(model) -> QuerySet:
+    """Guardian's rows (``model``: user or group object permissions) for the manage
+    permission on hosting accounts: one table, no content-type round trips."""
+    return model.objects.filter(
+        permission__codename="manage_hostingaccount",
+        permission__content_type__app_label="accounts",
+        content_type__app_label="accounts",
+        content_type__model="hostingaccount",
     )
-    return set(accounts.values_list("pk", flat=True))
+
+
+def restricted_account_ids(customer_id: int, user_ids) -> dict[int, set[int]]:
+    """For members restricted to chosen hosting accounts: which of the customer's accounts
+    each user was given (guardian permissions held by the user, not by a group). One query
+    for any number of users."""
+    user_ids = list(user_ids)
+    chosen: dict[int, set[int]] = {pk: set() for pk in user_ids}
+    if not user_ids:
+        return chosen
+    own = HostingAccount.objects.filter(customer_id=customer_id).annotate(
+        pk_text=Cast("pk", CharField())
+    )
+    rows = (
+        _manage_permission_rows(UserObjectPermission)
+        .filter(user_id__in=user_ids, object_pk__in=own.values("pk_text"))
+        .values_list("user_id", "object_pk")
+    )
+    for user_id, object_pk in rows:
+        chosen[user_id].add(int(object_pk))
+    return chosen
+
+
+def _member_restricted_ids(user, membership: Membership) -> set[int]:
+    return restricted_account_ids(membership.customer_id, [user.pk])[user.pk]
+
+
+def _prefixed(q: Q, prefix: str) -> Q:
+    """``q`` with every lookup led through ``prefix`` (``grant__``): one definition of a
+    rule (``delegation.models.live_q``) filters the rows that point to it as well."""
+    out = Q()
+    out.connector, out.negated = q.connector, q.negated
+    out.children = [
+        _prefixed(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1])
+        for child in q.children
+    ]
+    return out
+
+
+def live_delegations(at=None) -> QuerySet:
+    """The (grant, hosting account) pairs through which an agency's delegates reach an
+    account right now (D4, D6, S5, S6): the grant is live (state and end time, checked
+    here, never left to the job), the account is still the grantor's own, and the
+    agency's guardian group holds the manage permission on it, so neither a stale
+    guardian row nor a dead grant lets anyone in.
+
+    Rows of ``Grant.accounts.through`` (``grant_id``, ``hostingaccount_id``).
+    ``account_access`` asks it about one account, ``delegated_accounts`` for an agency,
+    the access overview for a grantor."""
+    permitted = _manage_permission_rows(GroupObjectPermission).filter(
+        group__customer_link__customer_id=OuterRef("grant__agency_id"),
+        object_pk=OuterRef("account_text"),
+    )
+    return (
+        Grant.accounts.through.objects.filter(
+            _prefixed(live_q(at or timezone.now()), "grant__"),
+            hostingaccount__customer_id=F("grant__grantor_id"),
+        )
+        .annotate(account_text=Cast("hostingaccount_id", CharField()))
+        .filter(Exists(permitted))
+    )
+
+
+def delegate_memberships(agency_ids) -> QuerySet[Membership]:
+    """Memberships through which users use what is granted to these agencies (D4): owners
+    and members allowed to manage delegations, of users who may act at all."""
+    return Membership.objects.filter(
+        holds_q(DELEGATE_FLAG), acting_users_q("user__"), customer_id__in=agency_ids
+    )
 
 
 def _delegate_grants(user, account: HostingAccount) -> list[Grant]:
     """Live grants through which the user's agencies manage this account (D4)."""
-    agency_ids = [
-        cid for cid, m in _memberships(user).items() if m.has_flag("can_manage_delegations")
-    ]
+    agency_ids = [cid for cid, m in _memberships(user).items() if m.has_flag(DELEGATE_FLAG)]
     if not agency_ids:
         return []
-    grants = list(
-        Grant.objects.live()
-        .filter(agency_id__in=agency_ids, accounts=account, grantor_id=account.customer_id)
+    pairs = live_delegations().filter(hostingaccount=account, grant__agency_id__in=agency_ids)
+    return list(
+        Grant.objects.filter(pk__in=pairs.values("grant_id"))
         .select_related("agency")
+        .order_by("-created_at", "-pk")
     )
-    # The guardian row is the object permission; liveness is checked on top, so a stale
-    # row never lets anyone in (S5, S6).
-    return [
-        g
-        for g in grants
-        if account.pk
-        in set(
-            get_objects_for_group(
-                customer_group(g.agency),
-                MANAGE_ACCOUNT_PERM,
-                klass=HostingAccount.objects.filter(pk=account.pk),
-                accept_global_perms=False,
-            ).values_list("pk", flat=True)
-        )
-    ]
 
 
 def account_access(user, account: HostingAccount) -> Access | None:
@@ -346,18 +454,6 @@ def visible_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
     return qs
 
 
-def _agency_permitted(agency_id) -> QuerySet:
-    """Ids of hosting accounts on which the agency's guardian group holds the manage
-    permission: one subquery on guardian's table, no content-type round trips."""
-    return GroupObjectPermission.objects.filter(
-        group__customer_link__customer_id=agency_id,
-        permission__codename="manage_hostingaccount",
-        permission__content_type__app_label="accounts",
-        content_type__app_label="accounts",
-        content_type__model="hostingaccount",
-    ).values("object_pk")
-
-
 def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
     """Hosting accounts other customers have granted to ``agency``, for users of the agency
     allowed to manage delegations (D4), annotated with the grant and its end."""
@@ -366,15 +462,13 @@ def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
         return HostingAccount.objects.none()
     if not access.allows(Action.MANAGE_DELEGATIONS):
         return HostingAccount.objects.none()
-    live = Grant.objects.live().filter(
-        agency=agency, accounts=OuterRef("pk"), grantor=OuterRef("customer")
-    )
+    live = live_delegations().filter(grant__agency=agency, hostingaccount=OuterRef("pk"))
+    latest = live.order_by("-grant__ends_at")
     return (
-        HostingAccount.objects.annotate(pk_text=Cast("pk", CharField()))
-        .filter(Exists(live), pk_text__in=_agency_permitted(agency.pk))
+        HostingAccount.objects.filter(Exists(live))
         .annotate(
-            grant_id=Subquery(live.order_by("-ends_at").values("pk")[:1]),
-            grant_ends_at=Subquery(live.order_by("-ends_at").values("ends_at")[:1]),
+            grant_id=Subquery(latest.values("grant_id")[:1]),
+            grant_ends_at=Subquery(latest.values("grant__ends_at")[:1]),
         )
         .select_related("customer")
     )
@@ -505,14 +599,12 @@ def grantable_accounts(user, grantor: Customer) -> QuerySet[HostingAccount]:
 def delegation_managers(customer: Customer) -> QuerySet[User]:
     """Active users who manage delegations for ``customer`` (owners and members with that
     permission): who receives grant keys, reminders and notices of a grant (D3, D6)."""
-    from django.db.models import Q
-
     # One filter() call: the owner/permission test must hold for the membership in THIS
     # customer, not for any membership the user has elsewhere.
     return (
         User.objects.filter(
-            Q(memberships__is_owner=True) | Q(memberships__can_manage_delegations=True),
-            status=User.Status.ACTIVE,
+            holds_q(DELEGATE_FLAG, "memberships__"),
+            acting_users_q(),
             memberships__customer=customer,
         )
         .distinct()
@@ -692,4 +784,475 @@ def ticket_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
         HostingAccount.objects.filter(Q(pk__in=own) | Q(pk__in=delegated))
         .select_related("customer")
         .order_by("customer__name", "kind", "name")
+    )
+
+
+# === Who can act for a customer, and why (issue 7: the access overview) ===============
+#
+# Every person and organisation that can act for a customer or for one of its hosting
+# accounts, each with the reason the decisions above give, built from the same rules:
+# - members and the main account's users: ``MEMBERSHIP_ROUTES`` for the customer, users
+#   who pass ``acting_users_q`` (``customer_access`` walks the same routes for one user);
+#   the reason is ``Access.reason``;
+# - technical administrators: ``live_delegations`` of the customer's accounts (what
+#   ``account_access`` asks for one account) and the agencies' ``delegate_memberships``;
+# - contacts, who have no login but instruct the provider by mail or phone: authorised
+#   contacts (``contacts.selectors.authorised_contacts``, also behind ``is_manager``), the
+#   primary contact (K11), contacts with a phone password (K8);
+# - what may still become access (usable invitations, grants waiting for their key), and
+#   what ended within ``OVERVIEW_ENDED_DAYS`` (grants, invitations) with its state.
+# Sections are querysets (the page paginates them, the export reads them in batches);
+# ``overview_rows`` turns one page of a section into rows with a fixed number of queries.
+
+OVERVIEW_ENDING_SOON = timedelta(days=14)
+OVERVIEW_ENDED_DAYS = 90
+
+
+class OverviewSection(StrEnum):
+    MEMBERS = "members"
+    MAIN_ACCOUNT = "main_account"
+    GRANTS = "grants"
+    CONTACTS = "contacts"
+    INVITATIONS = "invitations"
+    GRANT_KEYS = "grant_keys"
+    ENDED_GRANTS = "ended_grants"
+
+
+OVERVIEW_TITLES = {
+    OverviewSection.MEMBERS: gettext_lazy("Members"),
+    OverviewSection.MAIN_ACCOUNT: gettext_lazy("Users of the main account"),
+    OverviewSection.GRANTS: gettext_lazy("Technical administrators"),
+    OverviewSection.CONTACTS: gettext_lazy("Contacts who instruct or order"),
+    OverviewSection.INVITATIONS: gettext_lazy("Invitations"),
+    OverviewSection.GRANT_KEYS: gettext_lazy("Grants waiting for their key"),
+    OverviewSection.ENDED_GRANTS: gettext_lazy("Ended grants"),
+}
+
+
+@dataclass
+class OverviewPerson:
+    """A user who can act through a row (an agency's delegate)."""
+
+    user: User
+    reason: str
+
+
+@dataclass
+class OverviewRow:
+    """One line of the access overview: who, why, since and until when, and the object
+    the matching action works on (membership, grant, contact or invitation)."""
+
+    section: OverviewSection
+    who: str
+    reason: str
+    obj: object
+    email: str = ""
+    organisation: str = ""
+    details: list[str] = field(default_factory=list)
+    accounts: list[HostingAccount] = field(default_factory=list)
+    people: list[OverviewPerson] = field(default_factory=list)
+    user: User | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    state: str = ""
+    state_label: str = ""
+    last_activity: datetime | None = None
+    ending_soon: bool = False
+
+    @property
+    def user_ids(self) -> list[int]:
+        """The users who can act through this row: the page lists exactly these."""
+        ids = [self.user.pk] if self.user is not None else []
+        return ids + [p.user.pk for p in self.people]
+
+
+def _ending_soon(until, at) -> bool:
+    return until is not None and at < until <= at + OVERVIEW_ENDING_SOON
+
+
+def _later(*moments):
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def _route_memberships(customer: Customer, via: Via, at) -> QuerySet[Membership]:
+    """Memberships that reach ``customer`` by the route ``via``, of users who may act."""
+    from contacts.selectors import authorised_contacts  # contacts imports us lazily
+
+    [route] = [r for r in MEMBERSHIP_ROUTES if r.via == via]
+    source = route.source(customer)
+    if source is None:
+        return Membership.objects.none()
+    last_seen = (
+        UserSession.objects.filter(user=OuterRef("user_id"))
+        .order_by("-last_seen")
+        .values("last_seen")[:1]
+    )
+    return (
+        Membership.objects.filter(acting_users_q("user__"), customer_id=source)
+        .select_related("user", "customer")
+        .annotate(
+            last_seen=Subquery(last_seen),
+            # K10, H3: a user who is an authorised contact of the customer is a manager.
+            is_authorised_contact=Exists(
+                authorised_contacts(customer, at).filter(email__iexact=OuterRef("user__email"))
+            ),
+        )
+        .order_by("-is_owner", "user__last_name", "user__first_name", "user__email", "pk")
+    )
+
+
+def _grant_ended_on():
+    """When a grant that is neither live nor open stopped: its recorded end, or — before
+    the job has marked it — the end time or the key's deadline that passed."""
+    return Case(
+        When(state__in=Grant.ENDED_STATES, then=Coalesce("ended_at", "ends_at", "created_at")),
+        When(state=Grant.State.ACTIVE, then=Coalesce("ends_at", "created_at")),
+        When(
+            ends_at__isnull=False,
+            key_expires_at__isnull=False,
+            ends_at__lt=F("key_expires_at"),
+            then=F("ends_at"),
+        ),
+        default=Coalesce("key_expires_at", "ends_at", "created_at"),
+    )
+
+
+def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, QuerySet]:
+    """The overview's sections for ``customer``, each an ordered queryset."""
+    from contacts.models import Contact
+    from contacts.selectors import authorised_contacts
+
+    at = at or timezone.now()
+    cutoff = at - timedelta(days=OVERVIEW_ENDED_DAYS)
+    sections: dict[OverviewSection, QuerySet] = {
+        OverviewSection.MEMBERS: _route_memberships(customer, Via.MEMBERSHIP, at),
+    }
+    if customer.parent_id is not None:
+        sections[OverviewSection.MAIN_ACCOUNT] = _route_memberships(customer, Via.MAIN_ACCOUNT, at)
+    live_pairs = live_delegations(at).filter(grant__grantor=customer)
+    sections[OverviewSection.GRANTS] = (
+        Grant.objects.filter(pk__in=live_pairs.values("grant_id"))
+        .select_related("agency")
+        .order_by(F("ends_at").asc(nulls_last=True), "-pk")
+    )
+    authorised = authorised_contacts(customer, at)
+    sections[OverviewSection.CONTACTS] = (
+        Contact.objects.active()
+        .filter(customer=customer)
+        .filter(Q(pk__in=authorised.values("pk")) | Q(is_primary=True) | ~Q(phone_password_hash=""))
+        .annotate(authorised_now=Exists(authorised.filter(pk=OuterRef("pk"))))
+        .order_by("-is_primary", "name", "pk")
+    )
+    usable = Invitation.objects.usable(at)
+    sections[OverviewSection.INVITATIONS] = (
+        Invitation.objects.filter(customer=customer)
+        .annotate(usable=Exists(usable.filter(pk=OuterRef("pk"))))
+        .filter(
+            Q(usable=True)
+            | Q(state=Invitation.State.CANCELLED, cancelled_at__gte=cutoff)
+            | Q(
+                state__in=[Invitation.State.EXPIRED, Invitation.State.PENDING],
+                expires_at__lte=at,
+                expires_at__gte=cutoff,
+            )
+        )
+        .select_related("invited_by")
+        .order_by("-usable", "expires_at", "-pk")
+    )
+    own_accounts = Prefetch(
+        "accounts",
+        queryset=HostingAccount.objects.filter(customer=customer).order_by("kind", "name"),
+    )
+    sections[OverviewSection.GRANT_KEYS] = (
+        Grant.objects.open(at)
+        .filter(grantor=customer)
+        .select_related("agency")
+        .prefetch_related(own_accounts)
+        .order_by("key_expires_at", "-pk")
+    )
+    sections[OverviewSection.ENDED_GRANTS] = (
+        Grant.objects.filter(grantor=customer)
+        .exclude(live_q(at))
+        .exclude(open_q(at))
+        .annotate(ended_on=_grant_ended_on())
+        .filter(ended_on__gte=cutoff)
+        .select_related("agency")
+        .prefetch_related(own_accounts)
+        .order_by("-ended_on", "-pk")
+    )
+    return sections
+
+
+def overview_rows(customer: Customer, section: OverviewSection, objects, at=None):
+    """Rows for one page (or batch) of a section; a fixed number of queries per call."""
+    at = at or timezone.now()
+    objects = list(objects)
+    build = {
+        OverviewSection.MEMBERS: _member_rows,
+        OverviewSection.MAIN_ACCOUNT: _main_account_rows,
+        OverviewSection.GRANTS: _grant_rows,
+        OverviewSection.CONTACTS: _contact_rows,
+        OverviewSection.INVITATIONS: _invitation_rows,
+        OverviewSection.GRANT_KEYS: _grant_key_rows,
+        OverviewSection.ENDED_GRANTS: _ended_grant_rows,
+    }[section]
+    return build(customer, objects, at) if objects else []
+
+
+def _person(user: User) -> str:
+    return user.get_full_name() or user.email
+
+
+def _membership_row(section, customer, membership, via, at) -> OverviewRow:
+    user = membership.user
+    details = list(membership.permission_labels())
+    if getattr(membership, "is_authorised_contact", False) and not membership.is_owner:
+        details.append(_("manager: an authorised contact (K10)"))
+    return OverviewRow(
+        section=section,
+        who=_person(user),
+        email=user.email,
+        # Whose membership it is: said for the main account's users, not our own members.
+        organisation=membership.customer.name if via != Via.MEMBERSHIP else "",
+        reason=Access(via, customer, membership=membership).reason,
+        obj=membership,
+        user=user,
+        details=details,
+        since=membership.created_at,
+        last_activity=_later(user.last_activity, getattr(membership, "last_seen", None)),
+    )
+
+
+def _member_rows(customer, memberships, at) -> list[OverviewRow]:
+    rows = [
+        _membership_row(OverviewSection.MEMBERS, customer, m, Via.MEMBERSHIP, at)
+        for m in memberships
+    ]
+    # Members restricted to chosen hosting accounts reach only those (U3): name them.
+    restricted = [m for m in memberships if m.restricted_to_accounts and not m.is_owner]
+    if restricted:
+        chosen = restricted_account_ids(customer.pk, [m.user_id for m in restricted])
+        names = dict(
+            HostingAccount.objects.filter(pk__in=set().union(*chosen.values()) or [0]).values_list(
+                "pk", "name"
+            )
+        )
+        for row in rows:
+            if row.obj in restricted:
+                accounts = sorted(names[pk] for pk in chosen[row.obj.user_id] if pk in names)
+                row.details.append(
+                    _("only these hosting accounts: %(names)s")
+                    % {"names": ", ".join(accounts) or _("none chosen yet")}
+                )
+    return rows
+
+
+def _main_account_rows(customer, memberships, at) -> list[OverviewRow]:
+    # Since when: the later of joining the main account and this customer's link to it.
+    linked_at = (
+        SubAccountLinkRequest.objects.filter(
+            main_id=customer.parent_id, sub=customer, state=SubAccountLinkRequest.State.CONFIRMED
+        )
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    ) or customer.created_at
+    rows = []
+    for m in memberships:
+        row = _membership_row(OverviewSection.MAIN_ACCOUNT, customer, m, Via.MAIN_ACCOUNT, at)
+        row.since = _later(m.created_at, linked_at)
+        rows.append(row)
+    return rows
+
+
+def _grant_rows(customer, grants, at) -> list[OverviewRow]:
+    from hosting.models import AccountEvent  # the account history (A4)
+
+    ids = [g.pk for g in grants]
+    accounts: dict[int, list[HostingAccount]] = {pk: [] for pk in ids}
+    for pair in (
+        live_delegations(at)
+        .filter(grant_id__in=ids)
+        .select_related("hostingaccount")
+        .order_by("hostingaccount__kind", "hostingaccount__name")
+    ):
+        accounts[pair.grant_id].append(pair.hostingaccount)
+    delegates: dict[int, list[User]] = {}
+    for m in (
+        delegate_memberships({g.agency_id for g in grants})
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__email")
+    ):
+        delegates.setdefault(m.customer_id, []).append(m.user)
+    # When the agency last changed one of our accounts through the grant (A4).
+    last_used = dict(
+        AccountEvent.objects.filter(grant_id__in=ids)
+        .values("grant_id")
+        .annotate(last=Max("at"))
+        .values_list("grant_id", "last")
+    )
+    rows = []
+    for grant in grants:
+        reason = Access(Via.GRANT, customer, grant=grant).reason
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.GRANTS,
+                who=grant.agency.name,
+                organisation=grant.agency.display_number,
+                reason=reason,
+                obj=grant,
+                accounts=accounts[grant.pk],
+                people=[OverviewPerson(u, reason) for u in delegates.get(grant.agency_id, [])],
+                since=grant.approved_at or grant.created_at,
+                until=grant.ends_at,
+                state=grant.effective_state(at),
+                state_label=grant.State(grant.effective_state(at)).label,
+                last_activity=last_used.get(grant.pk),
+                ending_soon=_ending_soon(grant.ends_at, at),
+            )
+        )
+    return rows
+
+
+def _contact_rows(customer, contacts, at) -> list[OverviewRow]:
+    rows = []
+    for contact in contacts:
+        reasons = []
+        if contact.authorised_now:
+            reasons.append(_("authorised: may instruct the provider without limit (K10)"))
+        if contact.is_primary:
+            reasons.append(_("primary contact: first to receive the provider's information (K11)"))
+        if contact.has_phone_password:
+            reasons.append(_("phone password: may place orders by phone (K8)"))
+        details = list(contact.type_labels())
+        if contact.has_phone_password and contact.restrictions:
+            details.append(_("phone orders restricted: %(text)s") % {"text": contact.restrictions})
+        until = contact.authorised_until if contact.authorised_now else None
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.CONTACTS,
+                who=contact.name,
+                email=contact.email,
+                reason="; ".join(str(r) for r in reasons),
+                obj=contact,
+                details=details,
+                since=contact.created_at,
+                until=until,
+                ending_soon=_ending_soon(until, at),
+            )
+        )
+    return rows
+
+
+def _invitation_rows(customer, invitations, at) -> list[OverviewRow]:
+    rows = []
+    for invitation in invitations:
+        state = invitation.shown_state
+        usable = invitation.is_usable(at)
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.INVITATIONS,
+                who=invitation.email,
+                email=invitation.email,
+                reason=_("invited by %(person)s (U2)")
+                % {"person": _person(invitation.invited_by) if invitation.invited_by else "—"},
+                obj=invitation,
+                details=list(invitation.permission_labels()),
+                since=invitation.created_at,
+                until=invitation.expires_at
+                if usable or state == invitation.State.EXPIRED
+                else invitation.cancelled_at,
+                state=state,
+                state_label=invitation.State(state).label,
+                ending_soon=usable and _ending_soon(invitation.expires_at, at),
+            )
+        )
+    return rows
+
+
+def _key_deadline(grant: Grant):
+    """The moment a pending grant's key stops working: 14 days, or the grant's end."""
+    if grant.ends_at and (grant.key_expires_at is None or grant.ends_at < grant.key_expires_at):
+        return grant.ends_at
+    return grant.key_expires_at
+
+
+def _grant_key_rows(customer, grants, at) -> list[OverviewRow]:
+    rows = []
+    for grant in grants:
+        until = _key_deadline(grant)
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.GRANT_KEYS,
+                who=grant.agency.name,
+                organisation=grant.agency.display_number,
+                reason=_(
+                    "grant #%(id)s: nobody can use it until the administrator enters the key (D3)"
+                )
+                % {"id": grant.pk},
+                obj=grant,
+                accounts=list(grant.accounts.all()),
+                details=[_("key begins with %(prefix)s") % {"prefix": grant.key_display_prefix}],
+                since=grant.created_at,
+                until=until,
+                state=grant.State.PENDING,
+                state_label=grant.State.PENDING.label,
+                ending_soon=_ending_soon(until, at),
+            )
+        )
+    return rows
+
+
+def _ended_grant_rows(customer, grants, at) -> list[OverviewRow]:
+    rows = []
+    for grant in grants:
+        state = grant.effective_state(at)
+        rows.append(
+            OverviewRow(
+                section=OverviewSection.ENDED_GRANTS,
+                who=grant.agency.name,
+                organisation=grant.agency.display_number,
+                reason=_("grant #%(id)s, no access any more") % {"id": grant.pk},
+                obj=grant,
+                accounts=list(grant.accounts.all()),
+                since=grant.approved_at or grant.created_at,
+                until=grant.ended_on,
+                state=state,
+                state_label=grant.State(state).label,
+            )
+        )
+    return rows
+
+
+def overview_summary(customer: Customer, at=None, names: int = 10) -> list[dict]:
+    """Per section: its title, how many rows and the first ``names`` people or
+    organisations — what the access review mail tells the owners."""
+    at = at or timezone.now()
+    summary = []
+    for section, queryset in overview_sections(customer, at).items():
+        count = queryset.count()
+        if not count:
+            continue
+        rows = overview_rows(customer, section, queryset[:names], at)
+        summary.append(
+            {
+                "section": section,
+                "title": OVERVIEW_TITLES[section],
+                "count": count,
+                "rows": rows,
+                "more": max(count - len(rows), 0),
+            }
+        )
+    return summary
+
+
+def access_reviewers(customer: Customer) -> QuerySet[User]:
+    """Who is asked to review who can act for ``customer``: its owners who may act."""
+    return (
+        User.objects.filter(
+            acting_users_q(), memberships__customer=customer, memberships__is_owner=True
+        )
+        .distinct()
+        .order_by("email")
     )

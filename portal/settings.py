@@ -333,3 +333,9 @@ CELERY_BEAT_SCHEDULE["helpdesk-poll-imap"] = {"task": "helpdesk.tasks.poll_imap"
 HELPDESK_ACKS_PER_SENDER_PER_HOUR = 3
 # New tickets one sender may open by mail per hour; further mail is quarantined for staff.
 HELPDESK_TICKETS_PER_SENDER_PER_HOUR = 10
+
+# Access reviews (issue 7): ask owners whose review is due to check who can act.
+CELERY_BEAT_SCHEDULE["accounts-remind-access-reviews"] = {
+    "task": "accounts.tasks.remind_access_reviews",
+    "schedule": 60.0 * 60,
+}

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from accounts.models import User
+from accounts.selectors import access_review_of
 from hosting import selectors as hosting_selectors
 from portal import policy
 from portal.policy import Action
@@ -31,6 +32,8 @@ def dashboard(request, customer):
     page = Paginator(accounts, 25).get_page(request.GET.get("page"))
     delegated = policy.delegated_accounts(request.user, customer).order_by("customer__name", "name")
     delegated_page = Paginator(delegated, 25).get_page(request.GET.get("dpage"))
+    # An overdue access review, for those who can open the access overview (issue 7).
+    review = access_review_of(customer) if request.access.allows(Action.MANAGE_USERS) else None
     return render(
         request,
         "portal/dashboard.html",
@@ -40,6 +43,7 @@ def dashboard(request, customer):
             "delegated_page": delegated_page,
             "can_view_products": request.access.allows(Action.VIEW_ACCOUNT),
             "sub_account_count": customer.sub_accounts.count() if not customer.parent_id else 0,
+            "access_review_due": review if review is not None and review.is_overdue() else None,
         },
     )
 

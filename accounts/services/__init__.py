@@ -5,8 +5,16 @@
 - members: memberships, staff requests, staff actions on users, newcomers (U3–U6)
 - invitations: invite, resend, cancel, accept (U2, S9)
 - sub_accounts: order, link, confirm, collective invoice (C1–C4)
+- access_reviews: the owners' periodic check of who can act (issue 7)
 """
 
+from accounts.services.access_reviews import (
+    access_review_confirm,
+    access_review_remind,
+    access_review_set_interval,
+    access_reviews_create_missing,
+    access_reviews_remind_due,
+)
 from accounts.services.core import (
     BACKUP_CODE_COUNT,
     FIRST_CUSTOMER_NUMBER,
@@ -69,6 +77,11 @@ __all__ = [
     "InvitationNotUsable",
     "InvitationWrongAddress",
     "Newcomer",
+    "access_review_confirm",
+    "access_review_remind",
+    "access_review_set_interval",
+    "access_reviews_create_missing",
+    "access_reviews_remind_due",
     "backup_codes_regenerate",
     "complete_login",
     "customer_create",

@@ -1,0 +1,260 @@
+"""Who can act for us (issue 7): one page with every person and organisation that can act
+for the customer or its hosting accounts, each with the policy's own reason; its CSV
+export for auditors; the owners' periodic access review.
+
+The rows come from ``portal.policy.overview_sections``/``overview_rows`` — the same rules
+that decide access — so the page cannot disagree with what the portal enforces. The
+actions are the existing views' (member edit and remove, grant revoke, invitation
+cancel, contact edit), offered where the policy lets this user use them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.audit import audit
+from accounts.forms import AccessReviewIntervalForm
+from portal import policy
+from portal.policy import Action, OverviewSection
+
+PAGE_SIZE = 25
+EXPORT_BATCH = 500
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _page_param(section: OverviewSection) -> str:
+    return f"{section}_page"
+
+
+def _page_links(request, param: str, page) -> dict:
+    """Links to the previous and next page of one section, keeping the other sections'
+    pages where they were."""
+    links = {}
+    for name, wanted, number in (
+        ("previous", page.has_previous(), page.number - 1),
+        ("next", page.has_next(), page.number + 1),
+    ):
+        if wanted:
+            query = request.GET.copy()
+            query[param] = number
+            links[name] = f"?{query.urlencode()}#{param}"
+    return links
+
+
+def _actions(request, customer, row, main_access) -> dict:
+    """What this user may do with a row, through the existing views (the policy decides)."""
+    access = request.access
+    section = row.section
+    obj = row.obj
+    if section == OverviewSection.MEMBERS:
+        may = policy.may_change_membership(request.user, access, obj)
+        return {"change": may, "remove": may}
+    if section == OverviewSection.MAIN_ACCOUNT:
+        may = main_access is not None and policy.may_change_membership(
+            request.user, main_access, obj
+        )
+        return {"change_in_main": may}
+    if section in (OverviewSection.GRANTS, OverviewSection.GRANT_KEYS):
+        return {"revoke": access.allows(Action.MANAGE_DELEGATIONS)}
+    if section == OverviewSection.ENDED_GRANTS:
+        return {"details": access.allows(Action.MANAGE_DELEGATIONS)}
+    if section == OverviewSection.INVITATIONS:
+        return {"cancel": obj.is_usable()}
+    if section == OverviewSection.CONTACTS:
+        return {"change": access.allows(Action.MANAGE_CONTACTS)}
+    return {}
+
+
+def _main_access(request, customer):
+    """How this user acts in the main account, to offer changing its members there."""
+    if customer.parent_id is None:
+        return None
+    access = policy.customer_access(request.user, customer.parent)
+    if access is None or not access.allows(Action.MANAGE_USERS):
+        return None
+    return access
+
+
+@login_required
+def access_overview(request, customer):
+    """Every person and organisation that can act for this customer, and why."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    at = timezone.now()
+    main_access = _main_access(request, customer)
+    sections = []
+    for section, queryset in policy.overview_sections(customer, at).items():
+        page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(_page_param(section)))
+        rows = policy.overview_rows(customer, section, page.object_list, at)
+        sections.append(
+            {
+                "key": str(section),
+                "title": policy.OVERVIEW_TITLES[section],
+                "page": page,
+                "param": _page_param(section),
+                "links": _page_links(request, _page_param(section), page),
+                "rows": [
+                    {"row": row, "can": _actions(request, customer, row, main_access)}
+                    for row in rows
+                ],
+            }
+        )
+    review = selectors.access_review_of(customer)
+    return render(
+        request,
+        "accounts/access_overview.html",
+        {
+            "customer": customer,
+            "sections": sections,
+            "review": review,
+            "review_overdue": review.is_overdue(at),
+            "can_review": request.access.allows(Action.CUSTOMER_SETTINGS),
+            "interval_form": AccessReviewIntervalForm(
+                initial={"interval_days": review.interval_days}
+            ),
+            "sub_account_count": customer.sub_accounts.count() if not customer.parent_id else 0,
+            "ended_days": policy.OVERVIEW_ENDED_DAYS,
+        },
+    )
+
+
+# --- export -------------------------------------------------------------------------
+
+
+def csv_safe(value) -> str:
+    """A cell as text that no spreadsheet runs as a formula (CSV injection): a leading
+    = + - @ (or tab, carriage return) gets a quote in front."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).isoformat(timespec="minutes") if moment else ""
+
+
+def _csv_records(row) -> list[list]:
+    """One record per person or organisation; a grant gives one per agency user."""
+    accounts = ", ".join(a.name for a in row.accounts)
+    base = [
+        policy.OVERVIEW_TITLES[row.section],
+        row.organisation,
+        row.reason,
+        "; ".join(str(d) for d in row.details),
+        accounts,
+        row.state_label,
+        _when(row.since),
+        _when(row.until),
+        _("yes") if row.ending_soon else "",
+        _when(row.last_activity),
+    ]
+    if row.people:
+        return [[person.user.get_full_name(), person.user.email, *base] for person in row.people]
+    return [[row.who, row.email, *base]]
+
+
+@login_required
+def access_overview_export(request, customer):
+    """The overview as CSV for auditors: every row of every section, no pagination."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    at = timezone.now()
+    out = io.StringIO()
+    out.write("\ufeff")  # spreadsheet programs then read UTF-8
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("Name"),
+            _("E-mail address"),
+            _("Section"),
+            _("Organisation"),
+            _("Why"),
+            _("Permissions and details"),
+            _("Hosting accounts"),
+            _("State"),
+            _("Since"),
+            _("Until"),
+            _("Ending soon"),
+            _("Last activity"),
+        ]
+    )
+    count = 0
+    for section, queryset in policy.overview_sections(customer, at).items():
+        paginator = Paginator(queryset, EXPORT_BATCH)
+        for number in paginator.page_range:
+            objects = paginator.page(number).object_list
+            for row in policy.overview_rows(customer, section, objects, at):
+                for record in _csv_records(row):
+                    writer.writerow([csv_safe(cell) for cell in record])
+                    count += 1
+    audit(
+        "access_overview.exported",
+        request=request,
+        customer=customer,
+        summary=f"who can act exported as CSV ({count} rows)",
+        rows=count,
+    )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    # Only digits and dashes: a file name nothing can break out of (S23).
+    filename = f"access-K-{customer.number}-{at:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- access reviews -----------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def access_review_confirm(request, customer):
+    """An owner confirms who can act for the customer (S27: recorded)."""
+    customer = policy.get_customer_for(request, customer, Action.CUSTOMER_SETTINGS)
+    review = services.access_review_confirm(customer=customer, by=request.user, request=request)
+    messages.success(
+        request,
+        _("Thank you. The next access review is due on %(date)s.")
+        % {"date": formats.date_format(timezone.localtime(review.due_at), "DATE_FORMAT")},
+    )
+    return redirect("accounts:access_overview", customer=customer.number)
+
+
+@login_required
+@require_POST
+def access_review_settings(request, customer):
+    """An owner chooses how often access is reviewed."""
+    customer = policy.get_customer_for(request, customer, Action.CUSTOMER_SETTINGS)
+    form = AccessReviewIntervalForm(request.POST)
+    if form.is_valid():
+        try:
+            review = services.access_review_set_interval(
+                customer=customer,
+                days=form.cleaned_data["interval_days"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("Access is now reviewed every %(days)s days; the next review is due on %(date)s.")
+                % {
+                    "days": review.interval_days,
+                    "date": formats.date_format(timezone.localtime(review.due_at), "DATE_FORMAT"),
+                },
+            )
+    else:
+        messages.error(request, _("Choose one of the offered intervals."))
+    return redirect("accounts:access_overview", customer=customer.number)
