@@ -56,3 +56,6 @@ def world(db):
     from tests.security.world import build_world
 
     return build_world()
+
+
+from tests.security.servers import portal_server  # noqa: E402, F401  (a fixture)
