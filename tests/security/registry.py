@@ -59,11 +59,26 @@ def parent_account(target, made, route, kind=HostingAccount.Kind.DOMAIN):
     return HostingAccountFactory(customer=target.customer, **traits, **fields)
 
 
+def make_contact(target, made, route):
+    """A contact of the target with its marker in every text field (K1, K8)."""
+    from tests.contacts.factories import ContactFactory
+
+    name = target.next_name("contact")
+    return ContactFactory(
+        customer=target.customer,
+        name=name,
+        phone="+49 30 1234567",
+        restrictions=name + " restrictions",
+        pending=True,
+    )
+
+
 MAKERS: dict[str, Maker] = {
     # The customer number itself is filled in by the matrix (the target's, or the role's
     # own in the "mixed" variant); listed so that it counts as known.
     "customer": None,
     "account": make_account,
+    "contact": make_contact,
 }
 
 # Per-route overrides of a maker, for URLs whose object must be of a special shape

@@ -26,6 +26,7 @@ ANONYMOUS_ALLOWED = {
     "admin:logout",
     "portal:set_language",
     "health",
+    "contacts:email_confirm",  # K4 token page: the token is in the fragment, POST confirms
 }
 # URL prefixes served without the URL resolver's views deciding (static files).
 ANONYMOUS_ALLOWED_PREFIXES = ("/static/",)
