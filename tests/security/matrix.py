@@ -34,7 +34,6 @@ from tests.helpers import sign_in
 from tests.security import registry
 from tests.security.urlwalk import Route, tenant_routes
 
-
 NOWHERE = 2_147_483_000  # an object id that names nothing
 
 
