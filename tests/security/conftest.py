@@ -44,13 +44,6 @@ def isolation_totals(request):
     return request.config.stash[ISOLATION_KEY]
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The world has two dozen users: hashing each password with PBKDF2 would cost ~10 s.
-    (Nothing here tests the hasher; tests/accounts signs in with the real one.)"""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db):
     from tests.security.world import build_world

@@ -79,6 +79,7 @@ class Case:
     url: str  # target's customer number (or no customer) with the target's ids
     objects: dict
     mixed_kwargs: dict | None = None  # the id kwargs, for the role's own customer number
+    strings: dict = field(default_factory=dict)  # slugs and other kwargs that are not ids
 
 
 @dataclass
@@ -99,6 +100,10 @@ def build_cases(world, routes=None) -> tuple[list[Case], list[str]]:
     cases, problems = [], []
     for route in routes:
         unknown = [k for k in route.int_kwargs if not registry.known(k)]
+        try:
+            strings = registry.string_values(route)
+        except KeyError as exc:
+            unknown.append(f"{exc.args[0]} (not an id: add a value to STRING_VALUES)")
         if unknown:
             problems.append(
                 f"{route.label}: no maker for {', '.join(unknown)} "
@@ -113,12 +118,13 @@ def build_cases(world, routes=None) -> tuple[list[Case], list[str]]:
                 problems.append(f"{route.label} [{key}]: maker failed: {exc!r}")
                 continue
             ids = {k: registry.url_value(v) for k, v in objects.items()}
-            values = dict(ids)
+            values = {**ids, **strings}
             if "customer" in route.converters:
                 values["customer"] = target.customer.number
             cases.append(
-                Case(route, key, route.url(**values), objects, ids if route.id_kwargs else None)
-            )
+                Case(route, key, route.url(**values), objects,
+                     ids if route.id_kwargs else None, strings)
+            )  # fmt: skip
     return cases, problems
 
 
@@ -183,7 +189,9 @@ def _run(world, routes=None) -> Result:
             # that 403 is decided before any object is looked up. It tells nothing when an
             # id that names nothing gets the very same answer.
             nowhere = case.route.url(
-                customer=role.home.number, **dict.fromkeys(case.mixed_kwargs, NOWHERE)
+                customer=role.home.number,
+                **dict.fromkeys(case.mixed_kwargs, NOWHERE),
+                **case.strings,
             )
             if send(role, method, nowhere).status_code == 403:
                 problem = None
@@ -202,7 +210,9 @@ def _run(world, routes=None) -> Result:
             urls = [("own number", case.url)]
             if case.mixed_kwargs is not None and "customer" in case.route.converters:
                 home = role.home.number
-                urls.append(("mixed", case.route.url(customer=home, **case.mixed_kwargs)))
+                urls.append(
+                    ("mixed", case.route.url(customer=home, **case.mixed_kwargs, **case.strings))
+                )
             for variant, url in urls:
                 for method in ("GET", "POST"):
                     ask(role, method, url, target.marker, case, variant)

@@ -22,7 +22,14 @@ from tests.factories import HostingAccountFactory
 Maker = Callable[..., object]
 
 # Route names whose "account" must be of a kind other than the one guessed from the name.
-ACCOUNT_KIND_OVERRIDES: dict[str, str] = {}
+ACCOUNT_KIND_OVERRIDES: dict[str, str] = {
+    "hosting:changerequest_create": HostingAccount.Kind.SERVER,  # with kind "reboot"
+}
+
+# Values for kwargs that are not object ids (slugs), per route, or for any route.
+STRING_VALUES: dict[str, dict[str, str]] = {
+    "hosting:changerequest_create": {"kind": "reboot"},
+}
 
 
 def account_kind(route) -> str:
@@ -73,12 +80,34 @@ def make_contact(target, made, route):
     )
 
 
+def make_record(target, made, route):
+    """A DNS record in the zone of the URL's domain, named with the marker (A1)."""
+    from tests.hosting.factories import DnsRecordFactory, ZoneFactory
+
+    account = parent_account(target, made, route)
+    zone = ZoneFactory(account=account)
+    return DnsRecordFactory(account=account, zone=zone,
+                            name=f"{target.next_name('rec')}.{zone.name}")  # fmt: skip
+
+
+def make_change_request(target, made, route):
+    """An open change request (a reboot) on the URL's hosting account (A2, A3)."""
+    from hosting.models import ChangeRequest
+
+    account = parent_account(target, made, route)
+    return ChangeRequest.objects.create(
+        account=account, kind=ChangeRequest.Kind.REBOOT, note=target.next_name("request")
+    )
+
+
 MAKERS: dict[str, Maker] = {
     # The customer number itself is filled in by the matrix (the target's, or the role's
     # own in the "mixed" variant); listed so that it counts as known.
     "customer": None,
     "account": make_account,
     "contact": make_contact,
+    "record": make_record,
+    "change_request": make_change_request,
 }
 
 # Per-route overrides of a maker, for URLs whose object must be of a special shape
@@ -92,6 +121,19 @@ def maker_for(route, kwarg: str) -> Maker | None:
 
 def known(kwarg: str) -> bool:
     return kwarg in MAKERS
+
+
+def string_values(route) -> dict[str, str]:
+    """Values for the route's kwargs that are not integers; KeyError for one not known."""
+    values = {}
+    for kwarg in route.kwargs:
+        if kwarg in route.int_kwargs:
+            continue
+        per_route = STRING_VALUES.get(route.name, {})
+        if kwarg not in per_route:
+            raise KeyError(kwarg)
+        values[kwarg] = per_route[kwarg]
+    return values
 
 
 def make_objects(route, target) -> dict[str, object]:
