@@ -10,6 +10,7 @@ reach that account and nothing else of A's, and nothing at all of B's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 
 from django.test import Client
 
@@ -51,13 +52,14 @@ class Role:
     expect: str = "404"  # or "login": anonymous, unverified, inactive
     device: object = None
     resign_each_request: bool = False
-    client: Client | None = None
+    cookies: object = None  # this role's cookie jar on the matrix's one shared client
 
-    def fresh_client(self) -> Client:
-        client = Client()
+    def sign_in(self, client: Client) -> None:
+        """Give ``client`` this role's own, freshly signed-in cookie jar."""
+        client.cookies = SimpleCookie()
         if self.user is not None:
             sign_in(client, self.user, self.device)
-        return client
+        self.cookies = client.cookies
 
 
 def _customer(name: str, parent: Customer | None = None) -> Customer:
