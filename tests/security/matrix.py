@@ -114,6 +114,8 @@ def build_cases(world, routes=None) -> tuple[list[Case], list[str]]:
             target = world.targets[key]
             try:
                 objects = registry.make_objects(route, target)
+            except registry.NotApplicable:
+                continue
             except Exception as exc:  # noqa: BLE001 - reported as not reached
                 problems.append(f"{route.label} [{key}]: maker failed: {exc!r}")
                 continue
@@ -125,6 +127,10 @@ def build_cases(world, routes=None) -> tuple[list[Case], list[str]]:
                 Case(route, key, route.url(**values), objects,
                      ids if route.id_kwargs else None, strings)
             )  # fmt: skip
+    covered = {c.route for c in cases}
+    for route in routes:
+        if route not in covered and not any(p.startswith(route.label + ":") for p in problems):
+            problems.append(f"{route.label}: no target tenant could have its objects")
     return cases, problems
 
 

@@ -21,6 +21,12 @@ from tests.factories import HostingAccountFactory
 
 Maker = Callable[..., object]
 
+
+class NotApplicable(Exception):  # noqa: N818 - a signal, not an error
+    """A maker cannot make this object for this target (a sub-account of a sub-account):
+    the case is left out; the route must still be reached through another target."""
+
+
 # Route names whose "account" must be of a kind other than the one guessed from the name.
 ACCOUNT_KIND_OVERRIDES: dict[str, str] = {
     "hosting:changerequest_create": HostingAccount.Kind.SERVER,  # with kind "reboot"
@@ -100,6 +106,99 @@ def make_change_request(target, made, route):
     )
 
 
+def _customer(target, name):
+    from accounts import services
+
+    return services.customer_create(name=target.next_name(name))
+
+
+def make_membership(target, made, route):
+    """Another member of the target, named with the marker (U3)."""
+    from tests.factories import MembershipFactory
+
+    name = target.next_name("member")
+    return MembershipFactory(
+        customer=target.customer, user__first_name=name, user__email=f"{name}@members.example"
+    )
+
+
+def make_invitation(target, made, route):
+    """A pending invitation of the target to a marked address (U2)."""
+    from tests.accounts.factories import InvitationFactory
+
+    return InvitationFactory(
+        customer=target.customer,
+        email=f"{target.next_name('invitee')}@invitations.example",
+        invited_by=target.owner,
+    )
+
+
+def make_sub(target, made, route):
+    """A sub-account of the target (C1: only a main account has them)."""
+    from accounts import services
+
+    if target.customer.parent_id is not None:
+        raise NotApplicable("a sub-account has no sub-accounts")
+    return services.customer_create(name=target.next_name("sub"), parent=target.customer)
+
+
+def make_link_request(target, made, route):
+    """A request to link a sub-account (C2): received by the target (confirm, decline) or
+    sent by it (cancel)."""
+    from tests.accounts.factories import LinkRequestFactory
+
+    other = _customer(target, "linker")
+    if route.name.endswith("_cancel"):
+        if target.customer.parent_id is not None:
+            raise NotApplicable("a sub-account links nothing")
+        return LinkRequestFactory(main=target.customer, sub=other, requested_by=target.owner)
+    return LinkRequestFactory(main=other, sub=target.customer)
+
+
+def make_invoice(target, made, route):
+    """An invoice of the target with a marked line (contract data)."""
+    from tests.billing.factories import InvoiceFactory, InvoiceLineFactory
+
+    invoice = InvoiceFactory(customer=target.customer, number=target.next_name("R")[-40:])
+    InvoiceLineFactory(invoice=invoice, description=target.next_name("line"))
+    return invoice
+
+
+def make_contract(target, made, route):
+    from tests.billing.factories import ContractFactory
+
+    return ContractFactory(
+        customer=target.customer,
+        number=target.next_name("V")[-40:],
+        product=target.next_name("product"),
+    )
+
+
+def make_grant(target, made, route):
+    """A grant the target gave (grant_*) or received (request_*), pending where the page
+    acts on a pending one (D1–D3)."""
+    from delegation.models import Grant
+    from tests.factories import GrantFactory
+    from tests.helpers import activate_grant
+
+    received = route.name.startswith("delegation:request_")
+    other = _customer(target, "agency" if not received else "grantor")
+    grantor, agency = (other, target.customer) if received else (target.customer, other)
+    account = HostingAccountFactory(customer=grantor, name=f"{target.next_name('granted')}.example")
+    grant = GrantFactory(grantor=grantor, agency=agency, created_by=target.owner)
+    grant.accounts.set([account])
+    if route.name.endswith(("_approve", "_key_mail", "request_detail")):
+        from django.utils import timezone
+
+        Grant.objects.filter(pk=grant.pk).update(
+            key_prefix="abcd1234",
+            key_hash="0" * 64,
+            key_expires_at=timezone.now() + timezone.timedelta(days=14),
+        )
+        return grant
+    return activate_grant(grant, [account])
+
+
 MAKERS: dict[str, Maker] = {
     # The customer number itself is filled in by the matrix (the target's, or the role's
     # own in the "mixed" variant); listed so that it counts as known.
@@ -108,6 +207,13 @@ MAKERS: dict[str, Maker] = {
     "contact": make_contact,
     "record": make_record,
     "change_request": make_change_request,
+    "membership": make_membership,
+    "invitation": make_invitation,
+    "sub": make_sub,
+    "link_request": make_link_request,
+    "invoice": make_invoice,
+    "contract": make_contract,
+    "grant": make_grant,
 }
 
 # Per-route overrides of a maker, for URLs whose object must be of a special shape

@@ -27,6 +27,8 @@ ANONYMOUS_ALLOWED = {
     "portal:set_language",
     "health",
     "contacts:email_confirm",  # K4 token page: the token is in the fragment, POST confirms
+    "accounts:invitation_open",  # U2 token page (token in the fragment)
+    "accounts:invitation_accept",  # U2: the token carried in the session from the page above
 }
 # URL prefixes served without the URL resolver's views deciding (static files).
 ANONYMOUS_ALLOWED_PREFIXES = ("/static/",)
