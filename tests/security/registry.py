@@ -242,15 +242,18 @@ def string_values(route) -> dict[str, str]:
     return values
 
 
-def make_objects(route, target) -> dict[str, object]:
-    """Objects of ``target`` for every id kwarg of ``route``, parents first.
+def make_objects(route, target, preset: dict | None = None) -> dict[str, object]:
+    """Objects of ``target`` for every id kwarg of ``route``, parents first; ``preset``
+    gives some of them (e.g. the granted hosting account) for the children to hang on.
 
     Raises KeyError for a kwarg no maker knows."""
-    made: dict[str, object] = {}
+    made: dict[str, object] = {k: v for k, v in (preset or {}).items() if k in route.id_kwargs}
     order = [k for k in MAKERS if k in route.id_kwargs] + [
         k for k in route.id_kwargs if k not in MAKERS
     ]
     for kwarg in order:
+        if kwarg in made:
+            continue
         maker = maker_for(route, kwarg)
         if maker is None:
             raise KeyError(kwarg)
