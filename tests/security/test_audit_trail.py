@@ -203,3 +203,83 @@ def test_s27_no_token_password_or_code_reaches_the_trail(db, django_capture_on_c
     found = [s for s in secrets if s and s in text]
     assert len(secrets) > 15
     assert not found, f"secrets in the audit trail: {found}"
+
+
+def test_s27_invitations_memberships_authorisations_and_grants_are_recorded(
+    django_capture_on_commit_callbacks,
+):
+    """S27: each listed event, produced by its service, is in the trail of the customer it
+    concerns, with the person who did it: invitations (sent, accepted, cancelled),
+    memberships (changed, removed), contacts' authorisations (given, taken), grants (made,
+    key mailed, wrong key, approved, revoked). No invitation token or grant key in it."""
+    from accounts.services import invitations, members
+    from contacts import services as contacts
+    from delegation import services as delegation
+    from tests.contacts.factories import ContactFactory
+    from tests.factories import CustomerFactory, HostingAccountFactory
+
+    owner_membership = MembershipFactory(owner=True)
+    owner, customer = owner_membership.user, owner_membership.customer
+    invitee = UserFactory(email="invitee@audit.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = invitations.invitation_create(
+            customer=customer, email=invitee.email, permissions={"can_view_products": True},
+            by=owner,
+        )  # fmt: skip
+        membership = invitations.invitation_accept(invitation=invitation, user=invitee)
+        members.membership_update(membership=membership, changes={"can_manage_contacts": True},
+                                  by=owner)  # fmt: skip
+        members.membership_remove(membership=membership, by=owner)
+        second = invitations.invitation_create(
+            customer=customer, email="second@audit.example", permissions={}, by=owner
+        )
+        invitations.invitation_cancel(invitation=second, by=owner)
+        contact = ContactFactory(customer=customer)
+        contacts.contact_update(contact=contact, actor=owner, is_authorised=True, by_staff=True)
+        contact.refresh_from_db()
+        contacts.contact_update(contact=contact, actor=owner, is_authorised=False, by_staff=True)
+        agency = CustomerFactory()
+        delegate = MembershipFactory(customer=agency, can_manage_delegations=True).user
+        account = HostingAccountFactory(customer=customer)
+        grant, key = delegation.grant_create(grantor=customer, agency=agency, accounts=[account],
+                                             ends_at=None, created_by=owner)  # fmt: skip
+        delegation.grant_key_mail(grant=grant, key=key, actor=owner)
+        delegation.grant_approve(grant=grant, key="WRONG-KEY-1234", user=delegate)
+        assert delegation.grant_approve(grant=grant, key=key, user=delegate)
+        delegation.grant_revoke(grant=grant, actor=owner)
+    events = AuditEvent.objects.filter(customer=customer)
+    wanted = {
+        "invitation.created": owner, "invitation.accepted": invitee,
+        "invitation.cancelled": owner, "membership.changed": owner,
+        "membership.removed": owner, "contact.authorised": owner,
+        "contact.unauthorised": owner, "grant.created": owner, "grant.key_mailed": owner,
+        "grant.revoked": owner,
+    }  # fmt: skip
+    missing = [a for a, who in wanted.items() if not events.filter(action=a, actor=who).exists()]
+    assert not missing, f"not recorded for the customer: {missing}"
+    agency_events = set(AuditEvent.objects.filter(customer=agency).values_list("action", flat=True))
+    assert {"grant.approved", "grant.key_failed"} <= agency_events | set(
+        events.values_list("action", flat=True)
+    )
+    tokens = [key, key.replace("-", "")]
+    for message in mail.outbox:
+        tokens += re.findall(r"#([A-Za-z0-9_\-]{20,})", message.body)
+    assert len(tokens) >= 4
+    text = all_audit_text()
+    assert not [t for t in tokens if t in text], "a token or key in the audit trail"
+
+
+def test_s27_customer_reads_its_own_trail_only(db):
+    """S27: the customer's Activity page shows its own events and never another's."""
+    mine = MembershipFactory(owner=True)
+    theirs = MembershipFactory(owner=True)
+    audit("test.mine", customer=mine.customer, summary="mine-event-text")
+    audit("test.theirs", customer=theirs.customer, summary="theirs-event-text")
+    audit("test.nobody", summary="global-event-text")
+    client = sign_in(Client(), mine.user)
+    page = client.get(reverse("accounts:audit_log", args=[mine.customer.number]))
+    assert page.status_code == 200
+    assert b"mine-event-text" in page.content
+    assert b"theirs-event-text" not in page.content and b"global-event-text" not in page.content
+    other = client.get(reverse("accounts:audit_log", args=[theirs.customer.number]))
+    assert other.status_code == 404
