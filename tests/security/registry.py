@@ -199,6 +199,20 @@ def make_grant(target, made, route):
     return activate_grant(grant, [account])
 
 
+def make_ticket(target, made, route):
+    """A ticket of the target, marker in subject and message (the helpdesk's own maker)."""
+    from tests.helpdesk.factories import make_ticket as helpdesk_make_ticket
+
+    return helpdesk_make_ticket(target, made, route)
+
+
+def make_attachment(target, made, route):
+    """A file on the URL's ticket (the helpdesk's own maker)."""
+    from tests.helpdesk.factories import make_attachment as helpdesk_make_attachment
+
+    return helpdesk_make_attachment(target, made, route)
+
+
 MAKERS: dict[str, Maker] = {
     # The customer number itself is filled in by the matrix (the target's, or the role's
     # own in the "mixed" variant); listed so that it counts as known.
@@ -214,6 +228,8 @@ MAKERS: dict[str, Maker] = {
     "invoice": make_invoice,
     "contract": make_contract,
     "grant": make_grant,
+    "ticket": make_ticket,
+    "attachment": make_attachment,  # after "ticket": hangs on the URL's ticket
 }
 
 # Per-route overrides of a maker, for URLs whose object must be of a special shape
