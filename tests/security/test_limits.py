@@ -46,7 +46,8 @@ LIMITS = {
     "acknowledgements to mail (S21): per sender and hour": [
         "tests.helpdesk.test_intake::test_acknowledgements_are_capped_per_sender_and_hour",
     ],
-    "tickets opened by mail (S21): per sender (gap, strict xfail until the helpdesk caps it)": [
+    "tickets opened by mail (S21): per sender and hour, the rest quarantined": [
+        "tests.helpdesk.test_intake::test_s21_new_tickets_by_mail_are_capped_per_sender_and_hour",
         "tests.security.test_limits::test_s21_ticket_creation_by_mail_is_limited_per_sender",
     ],
     "phone passwords checked by staff (K8)": [
@@ -158,19 +159,23 @@ def flood_mail(n: int, sender: str) -> bytes:
     return message.as_bytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="S21/limits gap reported to the helpdesk: mail from one sender opens any number "
-    "of tickets (only acknowledgements are capped per sender and hour)",
-)
 def test_s21_ticket_creation_by_mail_is_limited_per_sender(django_capture_on_commit_callbacks):
     """S21, limits: a flood of mail from one sender does not open a ticket per message: past
-    a cap per sender and hour, further mail is quarantined or threaded, not a new ticket.
-    (The acknowledgement cap: tests/helpdesk/test_intake.py.)"""
+    the cap per sender and hour, further mail is quarantined, not a new ticket. (The caps'
+    own tests: tests/helpdesk/test_intake.py.)"""
     intake = pytest.importorskip("helpdesk.intake")
     from helpdesk.models import Ticket
 
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(FLOOD):
             intake.mail_ingest(flood_mail(n, "flooder@spam.example"), source="test")
-    assert Ticket.objects.count() < FLOOD // 2
+    from django.conf import settings
+
+    from helpdesk.models import InboundMail
+
+    cap = settings.HELPDESK_TICKETS_PER_SENDER_PER_HOUR
+    assert cap < FLOOD // 2
+    assert Ticket.objects.count() == cap
+    assert InboundMail.objects.filter(outcome=InboundMail.Outcome.QUARANTINED).count() == (
+        FLOOD - cap
+    )
