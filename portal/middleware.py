@@ -1,16 +1,20 @@
 """Request guards: session lifetime and revocation (S5, S15), no-store on signed-in pages
-(S16), and the redirect to two-factor where a customer requires it (U1)."""
+(S16), the redirect to two-factor where a customer requires it (U1), and the audit of
+denied requests (S27)."""
 
 import time
 import uuid
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import UserSession
+from accounts.audit import audit
+from accounts.models import Customer, UserSession
+from portal import policy
 from portal.policy import TwoFactorRequired
 
 LOGIN_AT = "portal_login_at"
@@ -57,7 +61,37 @@ class SessionGuardMiddleware:
             has_device = any(True for _ in _confirmed_devices(user))
             target = "accounts:otp_verify" if has_device else "accounts:two_factor_setup"
             return redirect(f"{reverse(target)}?next={request.path}")
+        if isinstance(exception, PermissionDenied):
+            record_denial(request)
         return None
+
+
+def record_denial(request) -> None:
+    """Every 403 a view answers goes into the audit trail (S27): who, what and where.
+
+    The customer is the one the policy resolved for this request (the user can see it, or
+    the answer would have been a 404), so its own trail shows the attempt."""
+    match = getattr(request, "resolver_match", None)
+    view = match.view_name if match is not None else ""
+    customer = None
+    access = getattr(request, "access", None)
+    if access is not None:
+        customer = access.customer
+    elif match is not None and isinstance(match.kwargs.get("customer"), int):
+        found = Customer.objects.filter(number=match.kwargs["customer"]).first()
+        # Only into the trail of a customer the user can see: never tell a tenant about
+        # requests it was not asked about.
+        if found is not None and policy.customer_access(request.user, found) is not None:
+            customer = found
+    # The view's name, never the path: a path may carry a token (S11).
+    audit(
+        "access.denied",
+        request=request,
+        customer=customer,
+        summary=f"{request.method} {view}",
+        view=view,
+        method=request.method,
+    )
 
 
 def _confirmed_devices(user):
