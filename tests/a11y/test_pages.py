@@ -7,77 +7,18 @@ The pages come from the URL patterns (tests/a11y/harness.py), the data from
 the demo does not have."""
 
 import pytest
-from django.core.management import call_command
 
-from accounts.models import Customer, User
 from delegation.models import Grant
 from portal.management.commands.seed_demo import DEMO_PASSWORD
 from tests.a11y import harness
+from tests.a11y.conftest import demo_device as _device
+from tests.a11y.conftest import demo_user as _user
 from tests.a11y.plugin import TALLY
-from tests.factories import (
-    PASSWORD,
-    CustomerFactory,
-    GrantFactory,
-    HostingAccountFactory,
-    MembershipFactory,
-)
-from tests.helpers import activate_grant
+from tests.factories import PASSWORD, CustomerFactory, HostingAccountFactory, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROLES = ["anonymous", "owner", "agency", "member", "empty", "staff"]
-
-
-@pytest.fixture
-def demo(settings, live_server):
-    """The demo provider, with a live and a pending grant to the agency."""
-    # Fast hashing: each role signs in through the browser; the demo creates 8 logins.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command("seed_demo", stdout=_Null())
-    nordlicht = Customer.objects.get(email="office@nordlicht.example")
-    webwerk = Customer.objects.get(email="team@webwerk.example")
-    alpen = Customer.objects.get(email="info@alpenblick.example")
-    if not Grant.objects.live().filter(agency=webwerk).exists():
-        accounts = list(nordlicht.hosting_accounts.filter(kind__in=["domain", "server"]))
-        activate_grant(GrantFactory(grantor=nordlicht, agency=webwerk), accounts)
-    if not Grant.objects.filter(agency=webwerk, state=Grant.State.PENDING).exists():
-        GrantFactory(grantor=alpen, agency=webwerk)
-    return {"nordlicht": nordlicht, "webwerk": webwerk, "alpen": alpen}
-
-
-class _Null:
-    def write(self, *args, **kwargs):
-        pass
-
-    def flush(self):
-        pass
-
-
-def _user(email):
-    return User.objects.get(email=email)
-
-
-def _device(user):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    return TOTPDevice.objects.get(user=user, confirmed=True)
-
-
-@pytest.fixture
-def run(browser, live_server, request):
-    """A RoleRun in a fresh browser context; fails the test on any violation."""
-    contexts = []
-
-    def start(role, **kwargs):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return harness.RoleRun(role=role, page=page, base_url=live_server.url, **kwargs)
-
-    yield start
-    for context in contexts:
-        context.close()
 
 
 def _assert_clean(role_run):

@@ -1,0 +1,50 @@
+"""The main flows with the keyboard alone, the focus visible at every step (WCAG 2.1.1,
+2.4.1, 2.4.7, 2.4.11)."""
+
+import pytest
+
+from tests.a11y.keyboard import Keyboard
+from tests.factories import PASSWORD, HostingAccountFactory
+from tests.helpers import totp_code
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in_by_keyboard(kb, base_url, user, device):
+    kb.page.goto(base_url + "/login/")
+    kb.skip_to_content()
+    kb.fill("#id_username", user.email)
+    kb.fill("#id_password", PASSWORD)
+    kb.press("Enter", navigates=True)
+    kb.fill("#id_code", totp_code(device))
+    kb.press("Enter", navigates=True)
+
+
+def test_sign_in_with_two_factor_by_keyboard(live_server, page, customer, owner, totp_device):
+    """U1: e-mail, password and TOTP code without a mouse; the skip link works on each page."""
+    HostingAccountFactory(customer=customer, name="alice.example")
+    kb = Keyboard(page)
+    sign_in_by_keyboard(kb, live_server.url, owner, totp_device)
+    page.get_by_role("heading", name=customer.name).wait_for()
+    kb.skip_to_content()
+    kb.activate('main a[href$="/accounts/' + str(customer.hosting_accounts.get().pk) + '/"]')
+    page.get_by_role("heading", name="alice.example").wait_for()
+    assert kb.steps >= 8
+
+
+def test_sign_in_errors_take_the_focus_and_lead_to_the_field(live_server, page, owner):
+    """3.3.1: sent empty, the sign-in form answers with the error summary focused; its first
+    link moves the focus to the e-mail field."""
+    kb = Keyboard(page)
+    page.goto(live_server.url + "/login/")
+    kb.activate("main form button[type=submit]")
+    assert kb.active_matches("#error-summary"), "the error summary did not take the focus"
+    kb.assert_focus_visible()
+    kb.tab_to('#error-summary a[href="#id_username"]')
+    kb.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'id_username'")
+    kb.assert_focus_visible()
+    page.keyboard.type(owner.email)
+    kb.fill("#id_password", PASSWORD)
+    kb.press("Enter", navigates=True)
+    assert "/login" not in page.url
