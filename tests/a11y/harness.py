@@ -56,7 +56,9 @@ PORTAL_FORM_CHECKS = """() => {
   }
   const invalid = [...main.querySelectorAll("[aria-invalid=true]")];
   for (const el of invalid) {
-    const ids = (el.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
+    // a group of checkboxes or radio buttons is described as a whole by its fieldset
+    const holder = (el.type === "checkbox" || el.type === "radio") && el.closest("fieldset[aria-describedby]") || el;
+    const ids = (holder.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
     const error = ids.map((id) => document.getElementById(id))
       .find((node) => node && node.classList.contains("invalid-feedback"));
     if (!error) problems.push(`invalid field ${named(el)} does not name its error (aria-describedby)`);

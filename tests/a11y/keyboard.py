@@ -30,11 +30,26 @@ class Keyboard:
 
     def assert_focus_visible(self) -> None:
         state = self.page.evaluate(FOCUS_STATE)
+        if not state["visible"]:
+            # Bootstrap scrolls smoothly: give the focused element a moment to arrive.
+            for _ in range(30):
+                self.page.wait_for_timeout(100)
+                state = self.page.evaluate(FOCUS_STATE)
+                if state["visible"]:
+                    break
         self.steps += 1
         assert state["ok"], f"focus not visible on {self.page.url}: {state['what']}"
 
     def active_matches(self, selector: str) -> bool:
         return self.page.evaluate("s => document.activeElement.matches(s)", selector)
+
+    def wait_focus(self, selector: str, seconds: float = 3) -> None:
+        """Waits until ``selector`` has the focus (polling: CSP forbids eval)."""
+        for _ in range(int(seconds * 10)):
+            if self.active_matches(selector):
+                return
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"{selector} never got the focus on {self.page.url}")
 
     def tab_to(self, selector: str, backwards: bool = False) -> None:
         """Presses Tab until the element matching ``selector`` has the focus."""
@@ -57,6 +72,7 @@ class Keyboard:
         if navigates:
             with self.page.expect_navigation(wait_until="load"):
                 self.page.keyboard.press(key)
+            self.page.wait_for_load_state("load")
         else:
             self.page.keyboard.press(key)
 

@@ -42,9 +42,28 @@ def test_sign_in_errors_take_the_focus_and_lead_to_the_field(live_server, page, 
     kb.assert_focus_visible()
     kb.tab_to('#error-summary a[href="#id_username"]')
     kb.press("Enter")
-    page.wait_for_function("document.activeElement.id === 'id_username'")
+    kb.wait_focus("#id_username")
     kb.assert_focus_visible()
     page.keyboard.type(owner.email)
     kb.fill("#id_password", PASSWORD)
     kb.press("Enter", navigates=True)
     assert "/login" not in page.url
+
+
+def test_add_a_contact_by_keyboard(live_server, page, customer, owner, totp_device):
+    """K1, K2: from the dashboard to the contacts, the add form (text, a select, checkboxes)
+    and back to the list, by keyboard."""
+    kb = Keyboard(page)
+    sign_in_by_keyboard(kb, live_server.url, owner, totp_device)
+    kb.activate(f'nav a[href="/c/{customer.number}/contacts/"]')
+    page.get_by_role("heading", level=1, name="Contacts").wait_for()
+    kb.activate(f'main a[href="/c/{customer.number}/contacts/add/"]')
+    kb.fill("#id_name", "Greta Gerber")
+    kb.fill("#id_email", "greta@example.com")
+    kb.fill("#id_phone", "+49 30 1234567")
+    kb.select("#id_language", "German")
+    kb.check("#id_types_0")  # standard
+    kb.check("#id_types_2")  # technical
+    kb.activate("main form button[type=submit]")
+    page.get_by_role("rowheader", name="Greta Gerber").wait_for()
+    assert customer.contacts.filter(name="Greta Gerber", is_technical=True).exists()
