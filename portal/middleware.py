@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import check_for_language
 
 from accounts.audit import audit
-from accounts.models import Customer, UserSession
+from accounts.models import Customer, User, UserSession
 from portal import policy
 from portal.policy import TwoFactorRequired
 
@@ -134,7 +134,7 @@ class UserLanguageMiddleware:
         if signed_in:
             chosen = request.session.pop(LANGUAGE_CHOSEN, None)
             if chosen and chosen != user.language and check_for_language(chosen):
-                type(user).objects.filter(pk=user.pk).update(language=chosen)
+                User.objects.filter(pk=user.pk).update(language=chosen)
                 user.language = chosen
             if user.language and check_for_language(user.language):
                 translation.activate(user.language)
