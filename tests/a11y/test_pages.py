@@ -11,8 +11,8 @@ import pytest
 from delegation.models import Grant
 from portal.management.commands.seed_demo import DEMO_PASSWORD
 from tests.a11y import harness
-from tests.a11y.conftest import demo_device as _device
-from tests.a11y.conftest import demo_user as _user
+from tests.a11y.fixtures import demo_device as _device
+from tests.a11y.fixtures import demo_user as _user
 from tests.a11y.plugin import TALLY
 from tests.factories import PASSWORD, CustomerFactory, HostingAccountFactory, MembershipFactory
 

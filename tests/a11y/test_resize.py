@@ -7,7 +7,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from portal.management.commands.seed_demo import DEMO_PASSWORD
 from tests.a11y import harness
-from tests.a11y.conftest import demo_device, demo_user
+from tests.a11y.fixtures import demo_device, demo_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,19 +1,21 @@
-"""Fixtures of the accessibility tests: the demo provider and a browser context per role."""
+"""Fixtures of the accessibility and language tests (a plugin registered in
+tests/conftest.py): the demo provider and a browser context per role. Django is imported
+inside the fixtures: plugins load before Django is set up."""
 
 import pytest
-from django.core.management import call_command
-
-from accounts.models import Customer, User
-from delegation.models import Grant
-from tests.a11y import harness
-from tests.factories import GrantFactory
-from tests.helpers import activate_grant
 
 
 @pytest.fixture
 def demo(settings, live_server):
     """The demo provider, with a live and a pending grant to the agency."""
     # Fast hashing: each role signs in through the browser; the demo creates 8 logins.
+    from django.core.management import call_command
+
+    from accounts.models import Customer
+    from delegation.models import Grant
+    from tests.factories import GrantFactory
+    from tests.helpers import activate_grant
+
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo", stdout=_Null())
     nordlicht = Customer.objects.get(email="office@nordlicht.example")
@@ -36,6 +38,8 @@ class _Null:
 
 
 def demo_user(email):
+    from accounts.models import User
+
     return User.objects.get(email=email)
 
 
@@ -48,6 +52,8 @@ def demo_device(user):
 @pytest.fixture
 def run(browser, live_server, request):
     """A RoleRun in a fresh browser context; fails the test on any violation."""
+    from tests.a11y import harness
+
     contexts = []
 
     def start(role, **kwargs):
