@@ -59,9 +59,12 @@ def run(browser, live_server, request):
     def start(role, **kwargs):
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return harness.RoleRun(role=role, page=page, base_url=live_server.url, **kwargs)
+        page, spare = context.new_page(), context.new_page()
+        for tab in (page, spare):
+            tab.set_default_timeout(10_000)
+        return harness.RoleRun(
+            role=role, page=page, spare=spare, base_url=live_server.url, **kwargs
+        )
 
     yield start
     for context in contexts:

@@ -80,6 +80,12 @@ ALIASES = {
     "sub_account": "accounts.customer",
     "sub": "accounts.customer",
     "event": "accounts.auditevent",
+    "record": "hosting.dnsrecord",
+    "link_request": "accounts.subaccountlinkrequest",
+}
+# Values to try for parameters that are words, not ids.
+PARAM_VALUES: dict[str, list[str]] = {
+    "kind": ["php-version", "storage", "reboot"],  # hosting:changerequest_create
 }
 # Routes that are not pages anyone navigates to (name -> why).
 EXEMPT: dict[str, str] = {
@@ -154,7 +160,7 @@ def customer_paths(model, depth: int = 3) -> list[str]:
     ``grantor``, ``agency``, ``account__customer``, ``ticket__customer``, ...)."""
     customer_model = apps.get_model("accounts", "Customer")
     if model is customer_model:
-        return ["parent", "pk"]
+        return ["parent", "id"]
     paths, frontier = [], [("", model)]
     for _level in range(depth):
         following = []
@@ -180,7 +186,7 @@ def candidates(model, customer, limit: int = 6) -> list:
         return list(model.objects.order_by("-pk")[:limit])
     query = Q()
     for path in paths:
-        query |= Q(**{path: customer})
+        query |= Q(**{path: customer.pk if path == "id" else customer})
     return list(model.objects.filter(query).distinct().order_by("-pk")[:limit])
 
 
@@ -220,6 +226,48 @@ def _password_token(run: RoleRun) -> list[dict]:
     ]
 
 
+# Pages reached only through another page (a form that leads there): name ->
+# function(run) that gets the browser there and answers whether it did.
+FLOWS: dict[str, Callable[[RoleRun], bool]] = {}
+
+
+def flow(name):
+    def register(func):
+        FLOWS[name] = func
+        return func
+
+    return register
+
+
+@flow("accounts:invitation_accept")
+def _invitation_accept(run: RoleRun) -> bool:
+    """Invite someone as the owner of a customer, open the mailed link, send its code."""
+    from django.core import mail
+
+    from accounts.models import Membership
+    from accounts.services import invitation_create
+
+    membership = Membership.objects.filter(is_owner=True).order_by("pk").first()
+    if membership is None:
+        return False
+    before = len(mail.outbox)
+    invitation_create(
+        customer=membership.customer,
+        email=f"invited-{run.role}@example.com",
+        permissions={"can_view_products": True},
+        by=membership.user,
+    )
+    link = next((m.body for m in mail.outbox[before:] if "/invitations/#" in m.body), "")
+    match = re.search(r"/invitations/#(\S+)", link)
+    if not match:
+        return False
+    run.page.goto(f"{run.base_url}/invitations/#{match[1]}")
+    run.audit("filled")  # the invitation page with its code filled in
+    with run.page.expect_navigation(wait_until="load"):
+        run.page.locator("main form button[type=submit]").click()
+    return run.page.url.endswith("/invitations/accept/")
+
+
 # --- Running axe in the browser --------------------------------------------------------
 
 
@@ -236,6 +284,8 @@ class RoleRun:
     problems: list[str] = field(default_factory=list)
     form_pages: list[str] = field(default_factory=list)
     checked: int = 0
+    spare: object = None  # a second tab of the same context (see audit)
+    _pending: tuple | None = None
 
     def __post_init__(self):
         TALLY.roles.add(self.role)
@@ -255,28 +305,49 @@ class RoleRun:
             return 200, "text/html"
         return response.status, response.headers.get("content-type", "")
 
-    def audit(self, state: str, once_key: str | None = None) -> bool:
-        """Runs axe on the page as it is now; once per path and state (or ``once_key``)."""
+    def audit(self, state: str, once_key: str | None = None, wait: bool = True) -> bool:
+        """Runs axe on the page as it is now; once per path and state (or ``once_key``).
+
+        ``wait=False`` with a ``spare`` tab: axe keeps running in this tab while the next
+        page loads in the other one (the tabs swap); its result is collected before that
+        tab is used again, or by ``finish()``."""
         path = urlparse(self.page.url).path
         key = (once_key or path, state)
         if key in self.seen:
             return False
         self.seen.add(key)
-        self.page.evaluate(AXE_SCRIPT)
-        results = self.page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
-        violations = results["violations"]
-        own = [] if path.startswith("/admin/") else self.page.evaluate(PORTAL_FORM_CHECKS)
+        page = self.page
+        page.evaluate(AXE_SCRIPT)
+        page.evaluate(
+            "options => { window.__axeResults = axe.run(document, options); }", AXE_OPTIONS
+        )
+        own = [] if path.startswith("/admin/") else page.evaluate(PORTAL_FORM_CHECKS)
         self.problems += [f"[{self.role} · {state}] {path}: portal form rule: {p}" for p in own]
         self.checked += 1
         TALLY.pages += 1
-        TALLY.violations += len(violations) + len(own)
+        TALLY.violations += len(own)
+        self.finish()  # the other tab's run, if any
+        self._pending = (page, state, path)
+        if wait or self.spare is None:
+            self.finish()
+        else:
+            self.page, self.spare = self.spare, self.page
+        return True
+
+    def finish(self) -> None:
+        """Collects the axe result still running in the other tab."""
+        if self._pending is None:
+            return
+        page, state, path = self._pending
+        self._pending = None
+        violations = page.evaluate("() => window.__axeResults")["violations"]
+        TALLY.violations += len(violations)
         for v in violations:
             targets = ", ".join(" ".join(n["target"]) for n in v["nodes"][:4])
             self.problems.append(
                 f"[{self.role} · {state}] {path}: {v['id']} ({v['impact']}) {v['help']}"
                 f" — {len(v['nodes'])}× e.g. {targets}"
             )
-        return True
 
     def visit(self, route: Route | None, path: str, state: str) -> int:
         """Opens a page, checks it if it is an HTML page that answered 200, notes the
@@ -292,11 +363,11 @@ class RoleRun:
                 TALLY.handled(name, "not-html")
             return status
         if status == 200:
-            self.audit(state)
             if route:
                 TALLY.handled(name, "checked")
             if self.page.locator("main form[method=post], main form[method=POST]").count():
                 self.form_pages.append(self.page.url)
+            self.audit(state, wait=False)
         return status
 
     # Many pages ----------------------------------------------------------------------
@@ -306,7 +377,11 @@ class RoleRun:
         ``plain=False`` leaves out pages without a customer (sign-in, security)."""
         for route in routes:
             names = route.param_names
-            if not names:
+            if route.name in FLOWS:
+                if plain and FLOWS[route.name](self):
+                    self.audit(state)
+                    TALLY.handled(route.name, "checked")
+            elif not names:
                 if plain:
                     self.visit(route, route.url({}), state)
             elif route.name in SPECIAL:
@@ -324,40 +399,46 @@ class RoleRun:
                 )
 
     def _visit_customer_route(self, route: Route, state: str) -> None:
+        """Tries the role's customers in turn, and for each parameter the customer's rows
+        (or PARAM_VALUES); checks the first page that answers 200 — one per kind of hosting
+        account and per word value, since those pages differ."""
         others = [n for n in route.param_names if n != "customer"]
         for customer in self.customers:
-            values_per_param = []
+            choices = []
             for name in others:
+                if name in PARAM_VALUES:
+                    choices.append([(name, value) for value in PARAM_VALUES[name]])
+                    continue
                 model = param_model(name)
                 if model is None:
                     TALLY.unresolved.setdefault(
-                        route.name, f"no model named {name!r}: add it to ALIASES"
+                        route.name, f"no model named {name!r}: add it to ALIASES or PARAM_VALUES"
                     )
                     return
-                rows = candidates(model, customer)
-                values_per_param.append([(name, row) for row in rows])
-            combos = list(itertools.islice(itertools.product(*values_per_param), 12))
-            found = False
-            kinds_done = set()
-            for combo in combos:
-                # hosting accounts: one page per kind (domain, package, server)
-                kind = next((row.kind for _n, row in combo if hasattr(row, "kind")), None)
-                if kind in kinds_done:
+                choices.append([(name, row) for row in candidates(model, customer)])
+            done, found = set(), False
+            for combo in itertools.islice(itertools.product(*choices), 40):
+                variant = tuple(
+                    row if isinstance(row, str) else getattr(row, "kind", None)
+                    for _name, row in combo
+                )
+                if variant in done:
                     continue
                 values = {"customer": customer.number}
-                values.update({n: param_value(row) for n, row in combo})
+                values.update(
+                    {n: row if isinstance(row, str) else param_value(row) for n, row in combo}
+                )
                 if self.visit(route, route.url(values), state) in (200, 405):
                     found = True
-                    kinds_done.add(kind)
-                    if kind is None:
+                    done.add(variant)
+                    if not any(variant):
                         break
             if found:
                 return
-            if not others:
-                continue
-        TALLY.unresolved.setdefault(
-            route.name, f"no 200 answer for {self.role}; the seeded data may lack a row"
-        )
+        if self.customers:
+            TALLY.unresolved.setdefault(
+                route.name, f"no 200 answer for {self.role}; the seeded data may lack a row"
+            )
 
     def submit_forms_empty(self, paths: Iterable[str] | None = None) -> None:
         """Each page's forms in <main> sent with their text fields empty: the error state.
@@ -383,9 +464,11 @@ class RoleRun:
                 )
                 with self.page.expect_navigation(wait_until="load"):
                     form.evaluate("form => form.requestSubmit()")
-                self.audit("form errors", once_key=f"{urlparse(url).path}#{index}")
+                self.audit("form errors", once_key=f"{urlparse(url).path}#{index}", wait=False)
+        self.finish()
 
     def report(self) -> str:
+        self.finish()
         return "\n".join(self.problems)
 
 

@@ -22,6 +22,7 @@ ROLES = ["anonymous", "owner", "agency", "member", "empty", "staff"]
 
 
 def _assert_clean(role_run):
+    role_run.finish()
     assert role_run.checked, f"{role_run.role}: no page was checked"
     assert not role_run.problems, (
         f"{len(role_run.problems)} accessibility violation(s):\n" + role_run.report()
@@ -64,14 +65,21 @@ def test_customer_owner_pages(demo, run):
 
 
 def test_agency_pages(demo, run):
-    """An agency user with a live and a pending grant: own pages and the accounts
-    delegated to it (D4)."""
+    """An agency user with a live and a pending grant: the pages only an agency sees —
+    its dashboard with the delegated accounts, the grants it received, and every page of
+    the accounts delegated to it (D4). Its other pages are the owner's, checked there."""
     bence = _user("bence@webwerk.example")
     webwerk = demo["webwerk"]
-    grantors = [g.grantor for g in Grant.objects.filter(agency=webwerk).order_by("pk")]
-    r = run("agency", customers=[webwerk, *dict.fromkeys(grantors)], subject_user=bence)
+    grantors = list(
+        dict.fromkeys(g.grantor for g in Grant.objects.filter(agency=webwerk).order_by("pk"))
+    )
+    routes = harness.portal_routes()
+    r = run("agency", customers=[webwerk], subject_user=bence)
     harness.sign_in(r.page, r.base_url, bence.email, DEMO_PASSWORD, _device(bence))
-    r.visit_routes(harness.portal_routes(), "delegated", plain=False)
+    own = [x for x in routes if x.name == "portal:dashboard" or x.name.startswith("delegation:")]
+    r.visit_routes(own, "delegated", plain=False)
+    r.customers = grantors
+    r.visit_routes([x for x in routes if "account" in x.param_names], "delegated", plain=False)
     r.submit_forms_empty()
     _assert_clean(r)
 
