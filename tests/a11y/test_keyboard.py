@@ -3,11 +3,18 @@
 
 import pytest
 
+from delegation.models import Grant
 from tests.a11y.keyboard import Keyboard
-from tests.factories import PASSWORD, HostingAccountFactory
+from tests.factories import PASSWORD, HostingAccountFactory, TOTPDeviceFactory
 from tests.helpers import totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_out_by_keyboard(kb):
+    """Shift+Tab back up to the header's sign-out button, Enter."""
+    kb.tab_to('header form[action="/logout/"] button[type=submit]', backwards=True)
+    kb.press("Enter", navigates=True)
 
 
 def sign_in_by_keyboard(kb, base_url, user, device):
@@ -67,3 +74,31 @@ def test_add_a_contact_by_keyboard(live_server, page, customer, owner, totp_devi
     kb.activate("main form button[type=submit]")
     page.get_by_role("rowheader", name="Greta Gerber").wait_for()
     assert customer.contacts.filter(name="Greta Gerber", is_technical=True).exists()
+
+
+def test_grant_and_approve_it_with_the_key_by_keyboard(
+    live_server, page, customer, owner, totp_device, account, agency, delegate
+):
+    """D1, D3: the owner makes a grant and reads the key; the agency's user enters it and
+    approves — by keyboard, focus visible at every step."""
+    kb = Keyboard(page)
+    sign_in_by_keyboard(kb, live_server.url, owner, totp_device)
+    kb.activate(f'nav a[href="/c/{customer.number}/administrators/"]')
+    kb.activate(f'main a[href="/c/{customer.number}/administrators/new/"]')
+    kb.fill("#id_administrator", agency.display_number)
+    kb.check("#id_accounts_0")
+    kb.activate("main form button[type=submit]")
+    key = page.locator("#grant-key").inner_text().strip()
+    assert key
+    kb.tab_to(f'main a[href$="/administrators/{Grant.objects.get().pk}/"]')
+    sign_out_by_keyboard(kb)
+
+    sign_in_by_keyboard(kb, live_server.url, delegate, TOTPDeviceFactory(user=delegate))
+    kb.activate(f'nav a[href="/c/{agency.number}/delegated/"]')
+    grant = Grant.objects.get()
+    kb.activate(f'main a[href="/c/{agency.number}/delegated/{grant.pk}/"]')
+    kb.fill("#id_key", key)
+    kb.press("Enter", navigates=True)
+    grant.refresh_from_db()
+    assert grant.state == Grant.State.ACTIVE
+    assert page.locator(".messages").inner_text().strip().startswith("Approved.")
