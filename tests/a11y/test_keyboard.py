@@ -102,3 +102,20 @@ def test_grant_and_approve_it_with_the_key_by_keyboard(
     grant.refresh_from_db()
     assert grant.state == Grant.State.ACTIVE
     assert page.locator(".messages").inner_text().strip().startswith("Approved.")
+
+
+def test_open_a_ticket_by_keyboard(live_server, page, customer, owner, totp_device):
+    """H1: subject, the server it concerns (a select, by typing), the message, sent — by
+    keyboard, passing the attachments field on the way."""
+    server = HostingAccountFactory(customer=customer, server=True, name="de-01-srv-0042")
+    kb = Keyboard(page)
+    sign_in_by_keyboard(kb, live_server.url, owner, totp_device)
+    kb.activate(f'nav a[href="/c/{customer.number}/tickets/"]')
+    kb.activate(f'main a[href="/c/{customer.number}/tickets/new/"]')
+    kb.fill("#id_subject", "Reboot de-01-srv-0042 tonight")
+    kb.select("#id_account", server.name)
+    kb.fill("#id_body", "Please reboot the server after 22:00.")
+    kb.activate("main form button[type=submit]")
+    ticket = customer.tickets.get()
+    assert ticket.account == server
+    page.get_by_role("heading", name="Reboot de-01-srv-0042 tonight").wait_for()
