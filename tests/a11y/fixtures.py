@@ -5,10 +5,8 @@ inside the fixtures: plugins load before Django is set up."""
 import pytest
 
 
-@pytest.fixture
-def demo(settings, live_server):
+def seed_demo(settings) -> dict:
     """The demo provider, with a live and a pending grant to the agency."""
-    # Fast hashing: each role signs in through the browser; the demo creates 8 logins.
     from django.core.management import call_command
 
     from accounts.models import Customer
@@ -16,6 +14,7 @@ def demo(settings, live_server):
     from tests.factories import GrantFactory
     from tests.helpers import activate_grant
 
+    # Fast hashing: each role signs in through the browser; the demo creates 8 logins.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("seed_demo", stdout=_Null())
     nordlicht = Customer.objects.get(email="office@nordlicht.example")
@@ -27,6 +26,18 @@ def demo(settings, live_server):
     if not Grant.objects.filter(agency=webwerk, state=Grant.State.PENDING).exists():
         GrantFactory(grantor=alpen, agency=webwerk)
     return {"nordlicht": nordlicht, "webwerk": webwerk, "alpen": alpen}
+
+
+@pytest.fixture
+def demo(settings, live_server):
+    """The demo provider for browser tests (committed rows the live server sees)."""
+    return seed_demo(settings)
+
+
+@pytest.fixture
+def demo_db(settings, db):
+    """The demo provider for test-client tests."""
+    return seed_demo(settings)
 
 
 class _Null:

@@ -271,8 +271,89 @@ def _invitation_accept(run: RoleRun) -> bool:
 # --- Running axe in the browser --------------------------------------------------------
 
 
+class RouteWalker:
+    """Visits every route a role can reach: subclasses say what a visit is (a browser
+    page checked by axe; a page's text read through the test client)."""
+
+    role: str
+    customers: list
+
+    def visit(self, route: Route | None, path: str, state: str) -> int:
+        raise NotImplementedError
+
+    def run_flow(self, route: Route, state: str) -> None:
+        """Pages reached only through a form need a browser: nothing by default."""
+
+    def visit_routes(self, routes: Iterable[Route], state: str, plain: bool = True):
+        """Every route this role can reach, each once per state (and per account kind).
+        ``plain=False`` leaves out pages without a customer (sign-in, security)."""
+        for route in routes:
+            names = route.param_names
+            if route.name in FLOWS:
+                if plain:
+                    self.run_flow(route, state)
+            elif not names:
+                if plain:
+                    self.visit(route, route.url({}), state)
+            elif route.name in SPECIAL:
+                if plain:
+                    for values in SPECIAL[route.name](self):
+                        if self.visit(route, route.url(values), state) == 200:
+                            break
+            elif "customer" in names:
+                self._visit_customer_route(route, state)
+            else:
+                TALLY.unresolved.setdefault(
+                    route.name,
+                    f"parameters {names}: add a way to build it to SPECIAL in "
+                    "tests/a11y/harness.py",
+                )
+
+    def _visit_customer_route(self, route: Route, state: str) -> None:
+        """Tries the role's customers in turn, and for each parameter the customer's rows
+        (or PARAM_VALUES); checks the first page that answers 200 — one per kind of hosting
+        account and per word value, since those pages differ."""
+        others = [n for n in route.param_names if n != "customer"]
+        for customer in self.customers:
+            choices = []
+            for name in others:
+                if name in PARAM_VALUES:
+                    choices.append([(name, value) for value in PARAM_VALUES[name]])
+                    continue
+                model = param_model(name)
+                if model is None:
+                    TALLY.unresolved.setdefault(
+                        route.name, f"no model named {name!r}: add it to ALIASES or PARAM_VALUES"
+                    )
+                    return
+                choices.append([(name, row) for row in candidates(model, customer)])
+            done, found = set(), False
+            for combo in itertools.islice(itertools.product(*choices), 40):
+                variant = tuple(
+                    row if isinstance(row, str) else getattr(row, "kind", None)
+                    for _name, row in combo
+                )
+                if variant in done:
+                    continue
+                values = {"customer": customer.number}
+                values.update(
+                    {n: row if isinstance(row, str) else param_value(row) for n, row in combo}
+                )
+                if self.visit(route, route.url(values), state) in (200, 405):
+                    found = True
+                    done.add(variant)
+                    if not any(variant):
+                        break
+            if found:
+                return
+        if self.customers:
+            TALLY.unresolved.setdefault(
+                route.name, f"no 200 answer for {self.role}; the seeded data may lack a row"
+            )
+
+
 @dataclass
-class RoleRun:
+class RoleRun(RouteWalker):
     """One role's visit of the portal in one browser context."""
 
     role: str
@@ -349,6 +430,11 @@ class RoleRun:
                 f" — {len(v['nodes'])}× e.g. {targets}"
             )
 
+    def run_flow(self, route: Route, state: str) -> None:
+        if FLOWS[route.name](self):
+            self.audit(state)
+            TALLY.handled(route.name, "checked")
+
     def visit(self, route: Route | None, path: str, state: str) -> int:
         """Opens a page, checks it if it is an HTML page that answered 200, notes the
         route as handled. Returns the status."""
@@ -371,74 +457,6 @@ class RoleRun:
         return status
 
     # Many pages ----------------------------------------------------------------------
-
-    def visit_routes(self, routes: Iterable[Route], state: str, plain: bool = True):
-        """Every route this role can reach, each once per state (and per account kind).
-        ``plain=False`` leaves out pages without a customer (sign-in, security)."""
-        for route in routes:
-            names = route.param_names
-            if route.name in FLOWS:
-                if plain and FLOWS[route.name](self):
-                    self.audit(state)
-                    TALLY.handled(route.name, "checked")
-            elif not names:
-                if plain:
-                    self.visit(route, route.url({}), state)
-            elif route.name in SPECIAL:
-                if plain:
-                    for values in SPECIAL[route.name](self):
-                        if self.visit(route, route.url(values), state) == 200:
-                            break
-            elif "customer" in names:
-                self._visit_customer_route(route, state)
-            else:
-                TALLY.unresolved.setdefault(
-                    route.name,
-                    f"parameters {names}: add a way to build it to SPECIAL in "
-                    "tests/a11y/harness.py",
-                )
-
-    def _visit_customer_route(self, route: Route, state: str) -> None:
-        """Tries the role's customers in turn, and for each parameter the customer's rows
-        (or PARAM_VALUES); checks the first page that answers 200 — one per kind of hosting
-        account and per word value, since those pages differ."""
-        others = [n for n in route.param_names if n != "customer"]
-        for customer in self.customers:
-            choices = []
-            for name in others:
-                if name in PARAM_VALUES:
-                    choices.append([(name, value) for value in PARAM_VALUES[name]])
-                    continue
-                model = param_model(name)
-                if model is None:
-                    TALLY.unresolved.setdefault(
-                        route.name, f"no model named {name!r}: add it to ALIASES or PARAM_VALUES"
-                    )
-                    return
-                choices.append([(name, row) for row in candidates(model, customer)])
-            done, found = set(), False
-            for combo in itertools.islice(itertools.product(*choices), 40):
-                variant = tuple(
-                    row if isinstance(row, str) else getattr(row, "kind", None)
-                    for _name, row in combo
-                )
-                if variant in done:
-                    continue
-                values = {"customer": customer.number}
-                values.update(
-                    {n: row if isinstance(row, str) else param_value(row) for n, row in combo}
-                )
-                if self.visit(route, route.url(values), state) in (200, 405):
-                    found = True
-                    done.add(variant)
-                    if not any(variant):
-                        break
-            if found:
-                return
-        if self.customers:
-            TALLY.unresolved.setdefault(
-                route.name, f"no 200 answer for {self.role}; the seeded data may lack a row"
-            )
 
     def submit_forms_empty(self, paths: Iterable[str] | None = None) -> None:
         """Each page's forms in <main> sent with their text fields empty: the error state.
