@@ -510,25 +510,6 @@ def sign_in(page, base_url: str, email: str, password: str, device=None, offset:
         raise AssertionError(f"sign-in of {email} failed at {page.url}")
 
 
-def sign_in_admin(page, base_url: str, email: str, password: str, device, offset: int = 0):
-    """The admin's own login (django-otp's OTPAdminSite): e-mail and password first, then
-    the form offers the person's devices; choose one and enter its code."""
-    from tests.helpers import totp_code
-
-    page.goto(base_url + "/admin/login/?next=/admin/")
-    page.locator("#id_username").fill(email)
-    page.locator("#id_password").fill(password)
-    page.locator("#login-form [type=submit]").first.click()
-    page.wait_for_load_state()
-    page.locator("#id_password").fill(password)
-    page.locator("#id_otp_device").select_option(device.persistent_id)
-    page.locator("#id_otp_token").fill(totp_code(device, offset=offset))
-    page.locator("#login-form [type=submit]").first.click()
-    page.wait_for_load_state()
-    if "/login" in page.url:
-        raise AssertionError(f"admin sign-in of {email} failed at {page.url}")
-
-
 # --- The admin -------------------------------------------------------------------------
 
 # Admin views that are the same template for every model: checked for one model only.
