@@ -2,6 +2,7 @@
 
 from django import forms
 from django.conf import settings
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import CONFIRMATION_DAYS, Contact, ContactType
@@ -26,11 +27,18 @@ class ContactForm(forms.Form):
     email = forms.EmailField(
         label=_("E-mail address"),
         required=False,
-        help_text=_(
-            "A new or changed address is used only after its owner confirms it through the "
-            "link we mail to it, within %(days)s days."
-        )
-        % {"days": CONFIRMATION_DAYS},
+        # Formatted when shown, in the reader's language (a plain `_() % ...` here
+        # would be formatted once, at import, in English).
+        help_text=lazy(
+            lambda: (
+                _(
+                    "A new or changed address is used only after its owner confirms it through "
+                    "the link we mail to it, within %(days)s days."
+                )
+                % {"days": CONFIRMATION_DAYS}
+            ),
+            str,
+        )(),
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
     phone = forms.CharField(

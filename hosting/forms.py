@@ -3,6 +3,7 @@ services decide (and check again), so no form takes an account or zone from the 
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
@@ -47,8 +48,14 @@ class DnsRecordForm(forms.Form):
         label=_("TTL (seconds)"),
         initial=dns.DEFAULT_TTL,
         required=False,
-        help_text=_("%(min)d to %(max)d seconds. Applies to all records of this name and type.")
-        % {"min": dns.MIN_TTL, "max": dns.MAX_TTL},
+        # Formatted when shown, in the reader's language (not once, at import).
+        help_text=lazy(
+            lambda: (
+                _("%(min)d to %(max)d seconds. Applies to all records of this name and type.")
+                % {"min": dns.MIN_TTL, "max": dns.MAX_TTL}
+            ),
+            str,
+        )(),
     )
     priority = forms.IntegerField(
         label=_("Priority (MX, SRV)"), required=False, help_text=_("0–65535; lower is preferred.")

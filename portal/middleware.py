@@ -1,6 +1,6 @@
 """Request guards: session lifetime and revocation (S5, S15), no-store on signed-in pages
-(S16), the redirect to two-factor where a customer requires it (U1), and the audit of
-denied requests (S27)."""
+(S16), the redirect to two-factor where a customer requires it (U1), the audit of
+denied requests (S27), and the signed-in person's own language."""
 
 import time
 import uuid
@@ -10,14 +10,18 @@ from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import check_for_language
 
 from accounts.audit import audit
-from accounts.models import Customer, UserSession
+from accounts.models import Customer, User, UserSession
 from portal import policy
 from portal.policy import TwoFactorRequired
 
 LOGIN_AT = "portal_login_at"
+# A language chosen before signing in (on the sign-in page), kept in the session until
+# the person is known.
+LANGUAGE_CHOSEN = "portal_language_chosen"
 
 
 class SessionGuardMiddleware:
@@ -112,3 +116,49 @@ class NoStoreMiddleware:
         if (user is not None and user.is_authenticated) or getattr(request, "no_store", False):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class UserLanguageMiddleware:
+    """Signed-in people get the portal in their own language (``User.language``) on every
+    request and every device; LocaleMiddleware before it only knows the cookie and the
+    browser. A language picked on the sign-in page becomes the person's choice once they
+    are signed in. The language cookie follows, so that the sign-in page after signing out
+    speaks the same language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        if signed_in:
+            chosen = request.session.pop(LANGUAGE_CHOSEN, None)
+            if chosen and chosen != user.language and check_for_language(chosen):
+                User.objects.filter(pk=user.pk).update(language=chosen)
+                user.language = chosen
+            if user.language and check_for_language(user.language):
+                translation.activate(user.language)
+                request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        if (
+            signed_in
+            and user.language
+            and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != user.language
+            and check_for_language(user.language)
+        ):
+            set_language_cookie(response, user.language)
+        return response
+
+
+def set_language_cookie(response, language: str) -> None:
+    """The language cookie as django.views.i18n.set_language sets it."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )

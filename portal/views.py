@@ -11,6 +11,7 @@ from accounts.models import User
 from accounts.selectors import access_review_of
 from hosting import selectors as hosting_selectors
 from portal import policy
+from portal.middleware import LANGUAGE_CHOSEN
 from portal.policy import Action
 
 
@@ -68,9 +69,15 @@ def account_detail(request, customer, account):
 
 @require_POST
 def set_language(request):
-    """Switch the language and remember it for the signed-in user."""
+    """Switch the language and remember it: for a signed-in person in their login
+    (``User.language``, applied on every device by UserLanguageMiddleware); before
+    signing in in the session, to become the person's choice at sign-in."""
     language = request.POST.get("language", "")
-    user = request.user
-    if user.is_authenticated and check_for_language(language):
-        User.objects.filter(pk=user.pk).update(language=language)
+    if check_for_language(language):
+        user = request.user
+        if user.is_authenticated:
+            User.objects.filter(pk=user.pk).update(language=language)
+            user.language = language
+        else:
+            request.session[LANGUAGE_CHOSEN] = language
     return django_set_language(request)

@@ -7,7 +7,13 @@ import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytest_plugins = ["tests.servers", "tests.pdns_server", "tests.dovecot_server"]
+pytest_plugins = [
+    "tests.servers",
+    "tests.pdns_server",
+    "tests.dovecot_server",
+    "tests.a11y.plugin",
+    "tests.a11y.fixtures",
+]
 
 from tests.factories import (  # noqa: E402
     CustomerFactory,
