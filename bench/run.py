@@ -74,18 +74,20 @@ def wrk(url: str, cookie: str, seconds: int) -> dict:
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     command.append(url)
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
     for line in done.stdout.splitlines():
         if line.startswith("BENCH "):
             return json.loads(line[len("BENCH ") :])
     raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
 
 
-def cpu_seconds(parents: list[int]) -> float:
-    """User + system CPU time of the children of these processes (gunicorn's workers,
+def cpu_times(parent: int | None) -> dict[int, float]:
+    """CPU seconds (user + system) of each child of ``parent`` (gunicorn's workers,
     PostgreSQL's backends), from /proc."""
+    if not parent:
+        return {}
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    times = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -94,20 +96,25 @@ def cpu_seconds(parents: list[int]) -> float:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) in parents:  # ppid
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        if int(fields[1]) == parent:  # ppid
+            times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return times
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU time spent between two snapshots by the processes alive at the second (a
+    process that ended in between is left out: a small underestimate, never negative)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def measure(base: str, page: dict, seconds: int, warmup: int, server_pid, db_pid) -> dict:
     url = base + page["url"]
     if warmup:
         wrk(url, page["cookie"], warmup)
-    app_before = cpu_seconds([server_pid]) if server_pid else 0
-    db_before = cpu_seconds([db_pid]) if db_pid else 0
+    app_before, db_before = cpu_times(server_pid), cpu_times(db_pid)
     raw = wrk(url, page["cookie"], seconds)
-    app_cpu = cpu_seconds([server_pid]) - app_before if server_pid else 0
-    db_cpu = cpu_seconds([db_pid]) - db_before if db_pid else 0
+    app_cpu = cpu_spent(app_before, cpu_times(server_pid))
+    db_cpu = cpu_spent(db_before, cpu_times(db_pid))
     duration = raw["duration_us"] / 1e6
     requests = max(raw["requests"], 1)
     return {

@@ -111,6 +111,10 @@ else
     built=built
 fi
 dataset_seconds=$(since "$t")
+# Planner costs of a server on SSDs with the data in memory, as production should have
+# (docs/PERFORMANCE.md); with the default (4) joins of a page with users or customers
+# read whole tables instead of a few index look-ups.
+psql -d postgres -qc "ALTER DATABASE portal_bench SET random_page_cost = 1.1"
 
 t=$(now)
 python manage.py collectstatic --noinput -v 0

@@ -284,6 +284,14 @@ class Builder:
         if model("delegation.GrantEvent"):
             self.step("grant events", self.grant_events)
         self.step("audit events", self.audit_events)
+        if model("accounts.Invitation"):
+            self.step("invitations", self.invitations)
+        if model("billing.Contract"):
+            self.step("contracts", self.contracts)
+        if model("billing.Invoice"):
+            self.step("invoices", self.invoices)
+        if model("billing.InvoiceLine"):
+            self.step("invoice lines", self.invoice_lines)
         if model("helpdesk.Ticket"):
             self.step("tickets", self.tickets)
         if model("helpdesk.Message"):
@@ -613,26 +621,26 @@ class Builder:
 
     def grant_events(self, cursor):
         GrantEvent = model("delegation.GrantEvent")
-        # created and approved for every grant (ended for the dead ones): the grant list
-        # and detail pages show them.
-        kinds = [c for c, _label in GrantEvent.Kind.choices]
-        values = {
-            "grant": "g.id",
-            "kind": "k.kind",
-            "at": "g.created_at + k.n * interval '1 hour'",
-        }
-        names = {f.name for f in GrantEvent._meta.concrete_fields}
-        if "actor" in names:
-            values["actor"] = "g.created_by_id"
-        if "side" in names:
-            values["side"] = literal(GrantEvent.Side.choices[0][0])
-        wanted = [k for k in ("created", "approved") if k in kinds] or kinds[:2]
-        kind_rows = ", ".join(f"({literal(k)}, {n})" for n, k in enumerate(wanted))
+        Grant = model("delegation.Grant")
+        # The history the grant pages show (D7): made by the grantor, approved by the
+        # agency (not for pending ones), and the end of the dead ones.
+        events = (
+            "(VALUES ('made', 'grantor', 0), ('approved', 'agency', 1), "
+            "('revoked', 'grantor', 2)) AS k(kind, side, n)"
+        )
         return insert(
             cursor,
             GrantEvent,
-            values,
-            f"{model('delegation.Grant')._meta.db_table} AS g, (VALUES {kind_rows}) AS k(kind, n)",
+            {
+                "grant": "g.id",
+                "kind": "k.kind",
+                "side": "k.side",
+                "actor": "CASE WHEN k.side = 'grantor' THEN g.created_by_id END",
+                "at": "g.created_at + k.n * interval '1 hour'",
+                "note": "''",
+            },
+            f"{Grant._meta.db_table} AS g JOIN {events} ON k.n = 0 "
+            "OR (k.n = 1 AND g.state <> 'pending') OR (k.n = 2 AND g.state = 'revoked')",
         )
 
     # --- activity -------------------------------------------------------------------------
@@ -661,10 +669,109 @@ class Builder:
             series(s.audit_events),
         )
 
+    def invitations(self, cursor):
+        Invitation = model("accounts.Invitation")
+        s = self.s
+        # The big customer's 2 a day over the last months; one for every tenth customer.
+        big = s.big_members // 5
+        customer = f"CASE WHEN g <= {big} THEN {BIG} ELSE (g - {big}) * 10 END"
+        flags = {f: "g % 3 = 0" for f in Invitation.PERMISSION_FIELDS if f != "can_view_products"}
+        state = "(ARRAY['pending','accepted','cancelled','expired'])[g % 4 + 1]"
+        return insert(
+            cursor,
+            Invitation,
+            {
+                "customer": customer,
+                "email": "'invitee' || g || '@people.example'",
+                "state": state,
+                "token_hash": "md5('invitation' || g) || md5('token' || g)",
+                "invited_by": f"CASE WHEN g <= {big} THEN {U_OWNER} END",
+                "created_at": "now() - g * interval '12 hours'",
+                "sent_at": "now() - g * interval '12 hours'",
+                "expires_at": "now() - g * interval '12 hours' + interval '7 days'",
+                "is_owner": "false",
+                **flags,
+                "can_view_products": "true",
+            },
+            series(big + s.customers // 10),
+        )
+
+    def contracts(self, cursor):
+        Contract = model("billing.Contract")
+        # One contract per hosting account.
+        return insert(
+            cursor,
+            Contract,
+            {
+                "id": "ha.id",
+                "customer": "ha.customer_id",
+                "number": "'V-' || (500000 + ha.id)",
+                "product": "CASE ha.kind WHEN 'domain' THEN 'Domain .example' "
+                "WHEN 'package' THEN 'Webhosting Business' ELSE 'Managed Server L' END",
+                "hosting_account": "ha.id",
+                "starts_on": "(now() - ha.id * interval '2 hours')::date",
+                "price": "CASE ha.kind WHEN 'domain' THEN 1.50 WHEN 'package' THEN 9.90 "
+                "ELSE 79.00 END",
+                "period": "'monthly'",
+            },
+            f"{model('accounts.HostingAccount')._meta.db_table} AS ha",
+        )
+
+    def invoice_count(self) -> int:
+        return self.s.customers * self.s.invoices_per_customer + self.s.big_invoices
+
+    def invoices(self, cursor):
+        Invoice = model("billing.Invoice")
+        s = self.s
+        per = s.invoices_per_customer
+        # The big customer's monthly invoices go back a century of months; everyone
+        # else has a year of them.
+        customer = (
+            f"CASE WHEN g <= {s.big_invoices} THEN {BIG} ELSE ((g - {s.big_invoices} - 1) "
+            f"/ {per}) + 1 END"
+        )
+        month = f"CASE WHEN g <= {s.big_invoices} THEN g ELSE (g - {s.big_invoices}) % {per} END"
+        issued = f"(date_trunc('month', now()) - ({month}) * interval '1 month')::date"
+        return insert(
+            cursor,
+            Invoice,
+            {
+                "id": "g",
+                "customer": customer,
+                "number": "'R-' || (7000000 + g)",
+                "issued_on": issued,
+                "due_on": f"{issued} + 14",
+                "period_start": issued,
+                "period_end": f"({issued} + interval '1 month' - interval '1 day')::date",
+                "total": "19.80 + g % 100",
+                "state": "CASE WHEN g % 13 = 0 THEN 'open' ELSE 'paid' END",
+                "paid_on": f"CASE WHEN g % 13 = 0 THEN NULL ELSE {issued} + 7 END",
+                "is_collective": "false",
+            },
+            series(self.invoice_count()),
+        )
+
+    def invoice_lines(self, cursor):
+        InvoiceLine = model("billing.InvoiceLine")
+        Invoice = model("billing.Invoice")
+        return insert(
+            cursor,
+            InvoiceLine,
+            {
+                "invoice": "i.id",
+                "customer": "i.customer_id",
+                "description": "'Position ' || n || ' of ' || i.number",
+                "quantity": "1",
+                "unit_price": "9.90",
+                "amount": "9.90",
+            },
+            f"{Invoice._meta.db_table} AS i, generate_series(1, 2) AS n",
+        )
+
     def tickets(self, cursor):
         Ticket = model("helpdesk.Ticket")
         s = self.s
-        words = "ARRAY[" + ", ".join(literal(w) for w in SUBJECT_WORDS) + "]"
+        words = "(ARRAY[" + ", ".join(literal(w) for w in SUBJECT_WORDS) + "])"
         big = f"g <= {s.big_tickets}"
         customer = (
             f"CASE WHEN {big} THEN {BIG} ELSE ((g - {s.big_tickets} - 1) % {s.customers}) + 1 END"
