@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from portal import policy
-from tests.factories import HostingAccountFactory
+from tests.factories import CustomerFactory, HostingAccountFactory
 from tests.helpers import activate_grant
 
 
@@ -16,6 +16,54 @@ def _request(user):
     request = RequestFactory().get("/")
     request.user = user
     return request
+
+
+@pytest.mark.django_db
+def test_member_page_takes_its_customer_from_the_memberships(
+    owner, customer, django_assert_num_queries
+):
+    """C3/U3 unchanged; the customer of an own membership costs no query of its own."""
+    request = _request(owner)
+    with django_assert_num_queries(1):
+        assert policy.get_customer_for(request, customer.number) == customer
+    assert request.access.via == policy.Via.MEMBERSHIP
+
+
+@pytest.mark.django_db
+def test_sub_account_through_main_account_and_outsider(
+    main_user, sub_customer, customer, django_assert_num_queries
+):
+    """C3: a sub-account is looked up (one query more); another tenant stays a 404."""
+    request = _request(main_user)
+    with django_assert_num_queries(2):
+        assert policy.get_customer_for(request, sub_customer.number) == sub_customer
+    assert request.access.via == policy.Via.MAIN_ACCOUNT
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        policy.get_customer_for(_request(main_user), customer.number)
+
+
+@pytest.mark.django_db
+def test_switcher_costs_no_query_without_sub_accounts(owner, customer, django_assert_num_queries):
+    """C3: no sub-accounts, nothing to look up beyond the memberships."""
+    policy.get_customer_for(_request(owner), customer.number)  # memberships loaded
+    with django_assert_num_queries(0):
+        assert policy.actable_customers(owner) == [customer]
+
+
+@pytest.mark.django_db
+def test_switcher_is_capped_and_sorted(main_user, main_customer):
+    """C3: with a limit, the first customers by name and one more to say there are more."""
+    names = [f"Sub {n:02d}" for n in range(20)]
+    for name in reversed(names):
+        CustomerFactory(name=name, parent=main_customer)
+    every = policy.actable_customers(main_user)
+    assert len(every) == 21
+    policy.forget(main_user)
+    first = policy.actable_customers(main_user, limit=5)
+    assert first == every[:6]
+    assert [c.name for c in first] == ["Main Holding AG", *names[:5]]
 
 
 @pytest.mark.django_db
