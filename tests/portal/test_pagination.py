@@ -53,3 +53,18 @@ def test_s27_activity_trail_counts_with_a_cap(client_for, owner, customer):
         assert client.get(url).status_code == 200
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
     assert counts and all("LIMIT" in sql for sql in counts)
+
+
+@pytest.mark.django_db
+def test_d4_agency_dashboard_counts_delegated_accounts_with_a_cap(
+    client_for, delegate, agency, grant
+):
+    """D4: the delegated accounts are counted with a cap, like the other growing lists."""
+    url = reverse("portal:dashboard", kwargs={"customer": agency.number})
+    client = client_for(delegate)
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert b"alice.example" in client.get(url).content
+    delegated = [q["sql"] for q in queries.captured_queries if "EXISTS" in q["sql"]]
+    assert any("COUNT(" in sql.upper() and "LIMIT 1001" in sql for sql in delegated)
+
