@@ -68,3 +68,10 @@ def test_d4_agency_dashboard_counts_delegated_accounts_with_a_cap(
     delegated = [q["sql"] for q in queries.captured_queries if "EXISTS" in q["sql"]]
     assert any("COUNT(" in sql.upper() and "LIMIT 1001" in sql for sql in delegated)
 
+
+def test_admin_urls_resolve_before_the_portal_patterns():
+    """The admin's change lists resolve every row's link (preserved filters): its
+    patterns come first, so that doing so does not walk every app's patterns."""
+    from django.urls import get_resolver
+
+    assert str(get_resolver().url_patterns[0].pattern) == "admin/"
