@@ -108,16 +108,36 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
+def drain(base: str, limit: float = 120.0) -> None:
+    """Wait until the server answers the bare view promptly again: requests of a slow
+    page that wrk gave up on are still being served and would slow the next run."""
+    import urllib.request
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=limit) as answer:  # noqa: S310
+                answer.read()
+        except OSError:
+            pass
+        if time.monotonic() - started < 0.5:
+            return
+    print("  (the server stayed busy after the last page)", flush=True)
+
+
 def measure(base: str, page: dict, seconds: int, warmup: int, server_pid, db_pid) -> dict:
     url = base + page["url"]
     if warmup:
         wrk(url, page["cookie"], warmup)
+        drain(base)
     app_before, db_before = cpu_times(server_pid), cpu_times(db_pid)
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     raw = wrk(url, page["cookie"], seconds)
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     app_cpu = cpu_spent(app_before, cpu_times(server_pid))
     db_cpu = cpu_spent(db_before, cpu_times(db_pid))
+    drain(base)
     wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (
         wrk_before.ru_utime + wrk_before.ru_stime
     )
@@ -242,7 +262,7 @@ def main() -> int:
             "name": page["name"],
             "url": page["url"],
             **m,
-            "ratio": round(m["rps"] / m["bare_rps"], 3),
+            "ratio": round(m["rps"] / m["bare_rps"], 3) if m["bare_rps"] else 0.0,
             "cpu_ms": round(m["app_cpu_ms"] + m["db_cpu_ms"], 2),
             "queries": q["queries"],
             "bytes": q["bytes"],
@@ -255,7 +275,8 @@ def main() -> int:
     bare_row = next(r for r in rows if r["key"] == "bare")
     bare_total = bare_row["cpu_ms"] + bare_row["wrk_cpu_ms"]
     for row in rows:
-        row["cpu_ratio"] = round(bare_total / (row["cpu_ms"] + row["wrk_cpu_ms"]), 3)
+        spent = row["cpu_ms"] + row["wrk_cpu_ms"]
+        row["cpu_ratio"] = round(bare_total / spent, 3) if spent else 0.0
 
     other, other_scale = {}, ""
     if args.other and Path(args.other).exists():
