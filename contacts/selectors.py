@@ -118,41 +118,45 @@ def routing_overview(
                 per_contact.setdefault(contact.pk, []).append(category)
         return per_contact, fallback
 
-    winners = _route_winners(customer)
+    per_contact, fallback, _has_authorised = contacts_page_summary(customer, contacts)
+    return per_contact, fallback
+
+
+def contacts_page_summary(
+    customer: Customer, contacts: list[Contact], at=None
+) -> tuple[dict[int, list[str]], list[str], bool]:
+    """What the contacts page shows beside its contacts, in one aggregate query: what each
+    of ``contacts`` gets now and what falls back to the account e-mail (K5, as
+    ``routing_overview``: which route step of each category has a usable contact), and
+    whether the customer has an authorised contact now (K10, as
+    ``has_authorised_contact``)."""
+    at = at or timezone.now()
+    counts = {}
+    confirmed = ~Q(email="")
+    for category in Category:
+        switch = CATEGORY_SWITCHES[category]
+        for contact_type in ROUTES[category]:
+            counts[f"{category}_{contact_type}"] = Count(
+                "pk",
+                filter=confirmed & Q(**{switch: True, TYPE_FIELDS[contact_type]: True}),
+            )
+    authorised = Q(is_authorised=True) & (
+        Q(authorised_until__isnull=True) | Q(authorised_until__gt=at)
+    )
+    counts["authorised_now"] = Count("pk", filter=authorised)
+    found = Contact.objects.active().not_domain().filter(customer=customer).aggregate(**counts)
+    winners = {
+        category: next((t for t in ROUTES[category] if found[f"{category}_{t}"]), None)
+        for category in Category
+    }
     fallback = [category for category in Category if winners[category] is None]
-    per_contact = {}
+    per_contact: dict[int, list[str]] = {}
     for contact in contacts:
         for category in Category:
             winner = winners[category]
             if winner is not None and _route([contact], category) and winner in contact.types:
                 per_contact.setdefault(contact.pk, []).append(category)
-    return per_contact, fallback
-
-
-def _route_winners(customer: Customer) -> dict[str, str | None]:
-    """For each category, the contact type whose contacts get it now (the first step of
-    ROUTES with a usable contact), or None for the account e-mail. One query."""
-    counts = {}
-    for category in Category:
-        switch = CATEGORY_SWITCHES[category]
-        for contact_type in ROUTES[category]:
-            counts[f"{category}_{contact_type}"] = Count(
-                "pk", filter=Q(**{switch: True, TYPE_FIELDS[contact_type]: True})
-            )
-    found = (
-        Contact.objects.active()
-        .confirmed()
-        .not_domain()
-        .filter(customer=customer)
-        .aggregate(**counts)
-    )
-    return {
-        category: next(
-            (t for t in ROUTES[category] if found[f"{category}_{t}"]),
-            None,
-        )
-        for category in Category
-    }
+    return per_contact, fallback, bool(found["authorised_now"])
 
 
 def _unique(addresses) -> list[str]:

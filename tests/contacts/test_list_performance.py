@@ -78,3 +78,28 @@ def test_k6_invoice_block_uses_the_settings_it_is_given(django_assert_num_querie
     ContactFactory(customer=customer, name="Anna")
     with django_assert_num_queries(1):
         assert selectors.invoice_address_block(customer, None) == ["Alpha GmbH", "Attn. Anna"]
+
+
+@pytest.mark.django_db
+def test_k10_k12_page_summary_says_whether_an_authorised_contact_exists_now():
+    """K10, K12: the page's one query also answers ``has_authorised_contact``: an
+    unconfirmed authorised contact counts, an archived one or one whose time-limited
+    authorisation ended does not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    customer = CustomerFactory()
+    ContactFactory(customer=customer)
+    assert selectors.contacts_page_summary(customer, [])[2] is False
+    ended = ContactFactory(
+        customer=customer, authorised=True, authorised_until=timezone.now() - timedelta(days=1)
+    )
+    ContactFactory(customer=customer, authorised=True, archived=True)
+    assert selectors.contacts_page_summary(customer, [])[2] is False
+    assert selectors.has_authorised_contact(customer) is False
+    ended.authorised_until = timezone.now() + timedelta(days=1)
+    ended.email = ""
+    ended.save()
+    assert selectors.contacts_page_summary(customer, [])[2] is True
+    assert selectors.has_authorised_contact(customer) is True
