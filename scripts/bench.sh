@@ -104,7 +104,7 @@ if psql -d postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = 'portal_ben
     built=reused
 else
     log "building the $scale dataset in a new portal_bench database"
-    dropdb --if-exists portal_bench
+    PGOPTIONS="-c client_min_messages=warning" dropdb --if-exists portal_bench
     createdb portal_bench
     python manage.py migrate --noinput -v 0
     python manage.py bench_data --scale "$scale"
