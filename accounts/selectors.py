@@ -5,12 +5,14 @@ Each takes the customer the view already obtained through the policy; none decid
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import (
     AccessReview,
     AuditEvent,
     Customer,
+    HostingAccount,
     Invitation,
     Membership,
     StaffRequest,
@@ -47,10 +49,21 @@ def users_reported_left(customer: Customer) -> set[int]:
 
 
 def sub_accounts_of(main: Customer) -> QuerySet[Customer]:
-    """The main account's sub-accounts with their number of hosting accounts (C3, C4)."""
+    """The main account's sub-accounts with their number of hosting accounts (C3, C4).
+
+    The number is a subquery rather than a join with GROUP BY, so that the paginator's
+    count is a plain count of sub-accounts and the numbers are computed for the rows of
+    the page only (make bench: a main account with 1,000 sub-accounts)."""
+    accounts = (
+        HostingAccount.objects.filter(customer=OuterRef("pk"))
+        .order_by()
+        .values("customer")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         Customer.objects.filter(parent=main)
-        .annotate(hosting_account_count=Count("hosting_accounts"))
+        .annotate(hosting_account_count=Coalesce(Subquery(accounts), 0))
         .order_by("name", "number")
     )
 

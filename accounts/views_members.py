@@ -17,6 +17,7 @@ from accounts import audit, selectors, services
 from accounts.forms import InvitationForm, PermissionForm, UserLeftForm
 from accounts.models import Invitation, Membership
 from portal import policy
+from portal.pagination import CappedCountPaginator
 from portal.policy import Action
 
 PAGE_SIZE = 25
@@ -229,7 +230,8 @@ def invitation_resend(request, customer, invitation):
 def audit_log(request, customer):
     """The customer's own audit trail: who did what, when, from where (S27)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
-    page = Paginator(selectors.audit_events_of(customer), AUDIT_PAGE_SIZE).get_page(
+    # The trail only grows: count no more than a thousand events per view (make bench).
+    page = CappedCountPaginator(selectors.audit_events_of(customer), AUDIT_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     rows = [{"event": event, "label": audit.label(event.action)} for event in page.object_list]

@@ -73,7 +73,9 @@ def contact_list(request, customer):
     page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
     contact_settings = ContactSettings.objects.filter(customer=customer).first()
     list_on_invoice = contact_settings.list_contacts_on_invoice if contact_settings else True
-    per_contact, fallback = selectors.routing_overview(customer)
+    per_contact, fallback, has_authorised = selectors.contacts_page_summary(
+        customer, list(page.object_list)
+    )
     for contact in page.object_list:
         contact.gets_now = [Category(c).label for c in per_contact.get(contact.pk, [])]
     return render(
@@ -83,8 +85,8 @@ def contact_list(request, customer):
             "customer": customer,
             "page": page,
             "is_authorised_user": selectors.is_authorised_user(request.user, customer),
-            "has_authorised_contact": selectors.has_authorised_contact(customer),
-            "invoice_block": selectors.invoice_address_block(customer),
+            "has_authorised_contact": has_authorised,
+            "invoice_block": selectors.invoice_address_block(customer, contact_settings),
             "account_gets": [Category(c).label for c in fallback],
             "invoice_form": InvoiceNamingForm(
                 initial={"list_contacts_on_invoice": list_on_invoice}

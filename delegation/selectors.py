@@ -29,11 +29,14 @@ def grants_given(grantor: Customer) -> QuerySet[Grant]:
 
 
 def grants_received(agency: Customer) -> QuerySet[Grant]:
-    """Grants addressed to the agency: pending requests first, then the newest."""
+    """Grants addressed to the agency: pending requests first, then the newest.
+
+    The grantors come in a query of their own for the page's grants: joined in, every
+    grant of the agency was joined with its grantor before the sort picked a page (make
+    bench: 6,000 grants, a full read of the customers on every view)."""
     return (
         Grant.objects.addressed_to(agency)
-        .select_related("grantor")
-        .prefetch_related(_ACCOUNTS)
+        .prefetch_related("grantor", _ACCOUNTS)
         .annotate(
             pending_first=Case(
                 When(state=Grant.State.PENDING, then=Value(0)),

@@ -1,6 +1,10 @@
 from portal import policy
 from portal.navigation import customer_nav
 
+# Customers listed in the header's switcher; past that a link to the full list (the home
+# page). A main account with a thousand sub-accounts put a thousand links on every page.
+SWITCHER_LIMIT = 15
+
 
 def portal(request):
     """The account switcher and the navigation of the customer being shown."""
@@ -8,7 +12,11 @@ def portal(request):
     if user is None or not user.is_authenticated:
         return {}
     access = getattr(request, "access", None)
-    context = {"switchable_customers": policy.actable_customers(user)}
+    customers = policy.actable_customers(user, limit=SWITCHER_LIMIT)
+    context = {
+        "switchable_customers": customers[:SWITCHER_LIMIT],
+        "switcher_more": len(customers) > SWITCHER_LIMIT,
+    }
     if access is not None and access.via != policy.Via.GRANT:
         context["current_customer"] = access.customer
         context["customer_nav"] = customer_nav(access, request.path)

@@ -1,0 +1,77 @@
+"""Capped counts for lists that grow without bound (make bench): tickets (H3), the
+activity trail (S27). A page costs the same at a thousand rows and at a million."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from portal.pagination import CappedCountPaginator
+from tests.helpdesk.factories import TicketFactory
+
+
+@pytest.mark.django_db
+def test_count_stops_past_the_cap(customer):
+    AuditEvent.objects.bulk_create(
+        AuditEvent(customer=customer, action="login") for _n in range(12)
+    )
+    events = AuditEvent.objects.filter(customer=customer)
+    small = CappedCountPaginator(events, 2, cap=20)
+    assert (small.count, small.capped, small.num_pages) == (12, False, 6)
+    capped = CappedCountPaginator(events, 2, cap=5)
+    with CaptureQueriesContext(connection) as queries:
+        assert capped.count == 6
+    assert "LIMIT 6" in queries.captured_queries[0]["sql"]
+    assert capped.capped
+    assert capped.shown_pages == 2
+    # Rows past the cap are still shown on the pages that exist.
+    assert [e.pk for e in capped.page(3)] == [e.pk for e in events[4:6]]
+
+
+@pytest.mark.django_db
+def test_h3_ticket_list_says_more_than_past_the_cap(client_for, owner, customer, monkeypatch):
+    """H3: past the cap the list says "more than" instead of counting every ticket."""
+    import helpdesk.views
+
+    TicketFactory.create_batch(8, customer=customer)
+    url = reverse("helpdesk:ticket_list", kwargs={"customer": customer.number})
+    client = client_for(owner)
+    monkeypatch.setattr(helpdesk.views, "PAGE_SIZE", 2)
+    assert "Page 1 of 4" in client.get(url).content.decode()
+    monkeypatch.setattr(CappedCountPaginator, "cap", 5)
+    assert "Page 1 of more than 2" in client.get(url).content.decode()
+
+
+@pytest.mark.django_db
+def test_s27_activity_trail_counts_with_a_cap(client_for, owner, customer):
+    AuditEvent.objects.bulk_create(AuditEvent(customer=customer, action="login") for _n in range(3))
+    url = reverse("accounts:audit_log", kwargs={"customer": customer.number})
+    client = client_for(owner)
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT" in sql for sql in counts)
+
+
+@pytest.mark.django_db
+def test_d4_agency_dashboard_counts_delegated_accounts_with_a_cap(
+    client_for, delegate, agency, grant
+):
+    """D4: the delegated accounts are counted with a cap, like the other growing lists."""
+    url = reverse("portal:dashboard", kwargs={"customer": agency.number})
+    client = client_for(delegate)
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert b"alice.example" in client.get(url).content
+    delegated = [q["sql"] for q in queries.captured_queries if "EXISTS" in q["sql"]]
+    assert any("COUNT(" in sql.upper() and "LIMIT 1001" in sql for sql in delegated)
+
+
+def test_admin_urls_resolve_before_the_portal_patterns():
+    """The admin's change lists resolve every row's link (preserved filters): its
+    patterns come first, so that doing so does not walk every app's patterns."""
+    from django.urls import get_resolver
+
+    assert str(get_resolver().url_patterns[0].pattern) == "admin/"

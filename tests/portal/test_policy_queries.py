@@ -1,0 +1,106 @@
+"""What the policy costs per request (make bench, docs/PERFORMANCE.md). The answers are
+the policy's own (tests/portal/test_policy.py); these tests keep the number of queries
+behind them fixed, so that a page's cost does not grow with a tenant's size."""
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from portal import policy
+from tests.factories import CustomerFactory, HostingAccountFactory
+from tests.helpers import activate_grant
+
+
+def _request(user):
+    request = RequestFactory().get("/")
+    request.user = user
+    return request
+
+
+@pytest.mark.django_db
+def test_member_page_takes_its_customer_from_the_memberships(
+    owner, customer, django_assert_num_queries
+):
+    """C3/U3 unchanged; the customer of an own membership costs no query of its own."""
+    request = _request(owner)
+    with django_assert_num_queries(1):
+        assert policy.get_customer_for(request, customer.number) == customer
+    assert request.access.via == policy.Via.MEMBERSHIP
+
+
+@pytest.mark.django_db
+def test_sub_account_through_main_account_and_outsider(
+    main_user, sub_customer, customer, django_assert_num_queries
+):
+    """C3: a sub-account is looked up (one query more); another tenant stays a 404."""
+    request = _request(main_user)
+    with django_assert_num_queries(2):
+        assert policy.get_customer_for(request, sub_customer.number) == sub_customer
+    assert request.access.via == policy.Via.MAIN_ACCOUNT
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        policy.get_customer_for(_request(main_user), customer.number)
+
+
+@pytest.mark.django_db
+def test_switcher_costs_no_query_without_sub_accounts(owner, customer, django_assert_num_queries):
+    """C3: no sub-accounts, nothing to look up beyond the memberships."""
+    policy.get_customer_for(_request(owner), customer.number)  # memberships loaded
+    with django_assert_num_queries(0):
+        assert policy.actable_customers(owner) == [customer]
+
+
+@pytest.mark.django_db
+def test_switcher_is_capped_and_sorted(main_user, main_customer):
+    """C3: with a limit, the first customers by name and one more to say there are more."""
+    names = [f"Sub {n:02d}" for n in range(20)]
+    for name in reversed(names):
+        CustomerFactory(name=name, parent=main_customer)
+    every = policy.actable_customers(main_user)
+    assert len(every) == 21
+    policy.forget(main_user)
+    first = policy.actable_customers(main_user, limit=5)
+    assert first == every[:6]
+    assert [c.name for c in first] == ["Main Holding AG", *names[:5]]
+
+
+@pytest.mark.django_db
+def test_d4_delegated_accounts_name_content_type_and_permission_by_id(
+    delegate, agency, grant, account
+):
+    """D4 (S5, S6 unchanged): guardian's rows are filtered by the content type's id and
+    the permission's id (a scalar subquery), not joined through the permission and
+    content-type tables — that join made PostgreSQL compare every account with every
+    permission row (6 s at 5,000 grants)."""
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(policy.delegated_accounts(delegate, agency))
+    assert rows == [account]
+    assert rows[0].grant_id == grant.pk
+    listing = queries.captured_queries[-1]["sql"]
+    assert "django_content_type" not in listing
+    assert 'JOIN "auth_permission"' not in listing
+
+
+@pytest.mark.django_db
+def test_d4_agency_without_grants_lists_nothing_in_one_query(
+    delegate, agency, django_assert_num_queries
+):
+    """D4: the list of an agency is one query (here: the count of the dashboard)."""
+    policy.customer_access(delegate, agency)  # memberships loaded, as on a page
+    policy.delegated_accounts(delegate, agency).count()  # content type cached, as on a page
+    with django_assert_num_queries(1):
+        assert policy.delegated_accounts(delegate, agency).count() == 0
+
+
+@pytest.mark.django_db
+def test_d4_stale_guardian_row_without_live_grant_lists_nothing(delegate, agency, customer, owner):
+    """S5, S6: a guardian row alone does not list an account; a live grant is needed."""
+    from tests.factories import GrantFactory
+
+    other = HostingAccountFactory(customer=customer, name="other.example")
+    grant = activate_grant(GrantFactory(grantor=customer, agency=agency, created_by=owner), [other])
+    grant.state = grant.State.REVOKED
+    grant.save()
+    assert list(policy.delegated_accounts(delegate, agency)) == []
