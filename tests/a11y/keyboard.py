@@ -56,8 +56,28 @@ class Keyboard:
             self.page.wait_for_timeout(100)
         raise AssertionError(f"{selector} never got the focus on {self.page.url}")
 
+    def settle(self, seconds: float = 3) -> None:
+        """Waits for a fresh page to finish loading and, when it has an ``autofocus``
+        element, for the browser to move the focus there. Chrome applies autofocus at a
+        later rendering step than the load event; a Tab pressed before that lands on
+        whatever the page is doing then, not where a person's first Tab would."""
+        self.page.wait_for_load_state("load")
+        if self.page.evaluate("() => window.__keyboardSettled === true"):
+            return  # once per page: later on, the focus is where our keys put it
+        for _ in range(int(seconds * 10)):
+            pending = self.page.evaluate(
+                "() => document.readyState !== 'complete' || ("
+                "(!document.activeElement || document.activeElement === document.body)"
+                " && !!document.querySelector('[autofocus]'))"
+            )
+            if not pending:
+                break
+            self.page.wait_for_timeout(100)
+        self.page.evaluate("() => { window.__keyboardSettled = true; }")
+
     def tab_to(self, selector: str, backwards: bool = False) -> None:
         """Presses Tab until the element matching ``selector`` has the focus."""
+        self.settle()
         if self.active_matches(selector):
             self.assert_focus_visible()
             return
@@ -106,6 +126,7 @@ class Keyboard:
     def skip_to_content(self) -> None:
         """The first Tab on a fresh page reaches the skip link (on a page that puts the
         focus in a field at once, Shift+Tab from there does); Enter moves to <main>."""
+        self.settle()
         autofocused = self.page.evaluate("document.activeElement !== document.body")
         if autofocused:
             self.tab_to("a.skip-link", backwards=True)
