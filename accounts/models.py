@@ -89,6 +89,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             models.UniqueConstraint(models.functions.Lower("email"), name="user_email_ci_unique"),
         ]
+        indexes = [
+            # The staff among 50,000 users, in the order the admin's assignee filter lists
+            # them: an index scan of a few rows instead of reading the table (make bench).
+            models.Index(
+                fields=["email"], condition=models.Q(is_staff=True), name="user_staff_email"
+            ),
+        ]
 
     def __str__(self):
         return self.get_full_name() or self.email

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Func, IntegerField, Subquery, Value
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.audit import audit
 from accounts.forms import AccessReviewIntervalForm
+from accounts.models import Customer
 from portal import policy
 from portal.policy import Action, OverviewSection
 
@@ -88,15 +90,51 @@ def _main_access(request, customer):
     return access
 
 
+def _counts(customer, querysets: dict) -> dict:
+    """The number of rows of every queryset, in one query: a scalar ``COUNT`` subquery
+    each. The overview has up to seven paginated sections and the sub-accounts; counted
+    one by one, that was eight round trips on every view (make bench)."""
+    counts = {}
+    columns = {}
+    for key, queryset in querysets.items():
+        if queryset.query.is_empty():
+            counts[key] = 0
+            continue
+        counted = (
+            queryset.order_by()
+            .select_related(None)
+            # A plain function, not an aggregate: no GROUP BY, one row with the count.
+            .annotate(_n=Func(Value(1), function="COUNT", output_field=IntegerField()))
+            .values("_n")
+        )
+        columns[f"n_{key}"] = Subquery(counted, output_field=IntegerField())
+    if columns:
+        row = Customer.objects.filter(pk=customer.pk).values(**columns).get()
+        counts.update({column[2:]: number for column, number in row.items()})
+    return counts
+
+
 @login_required
 def access_overview(request, customer):
     """Every person and organisation that can act for this customer, and why."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
     at = timezone.now()
     main_access = _main_access(request, customer)
+    querysets = policy.overview_sections(customer, at)
+    counts = _counts(
+        customer,
+        {
+            **{str(section): queryset for section, queryset in querysets.items()},
+            "sub_accounts": customer.sub_accounts.all()
+            if not customer.parent_id
+            else Customer.objects.none(),
+        },
+    )
     sections = []
-    for section, queryset in policy.overview_sections(customer, at).items():
-        page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(_page_param(section)))
+    for section, queryset in querysets.items():
+        paginator = Paginator(queryset, PAGE_SIZE)
+        paginator.count = counts[str(section)]  # counted above, with the others
+        page = paginator.get_page(request.GET.get(_page_param(section)))
         rows = policy.overview_rows(customer, section, page.object_list, at)
         sections.append(
             {
@@ -124,7 +162,7 @@ def access_overview(request, customer):
             "interval_form": AccessReviewIntervalForm(
                 initial={"interval_days": review.interval_days}
             ),
-            "sub_account_count": customer.sub_accounts.count() if not customer.parent_id else 0,
+            "sub_account_count": counts["sub_accounts"],
             "ended_days": policy.OVERVIEW_ENDED_DAYS,
         },
     )

@@ -32,7 +32,10 @@ from helpdesk.forms import AttachmentsField
 from helpdesk.models import Attachment, InboundMail, Message, Participant, Ticket
 from helpdesk.views import download_response
 
-COUNT_CAP = 10_000
+# A common word matches tens of thousands of subjects at provider scale; counting 10,001
+# of them cost 23 ms in PostgreSQL per view (make bench), 1,001 costs 6 ms. Ten pages of
+# the newest matches are shown; past them, a filter or a longer search narrows the list.
+COUNT_CAP = 1_000
 
 
 class CappedCountPaginator(Paginator):

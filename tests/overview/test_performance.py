@@ -192,7 +192,9 @@ def test_query_count_does_not_grow_with_the_customer(sizes):
     assert counts["small"] == counts["big"]
     assert counts["small page 2"] == counts["big page 2"]
     assert counts["small sub"] == counts["big sub"]
-    assert counts["big"] <= 40
+    # The sections and the sub-accounts are counted in one query (22 -> 16 in make bench).
+    assert counts["big"] <= 20
+    assert counts["big sub"] <= 24
 
     html = response.content.decode()  # the big main account's first page
     assert "its 1000 sub-accounts" in html
