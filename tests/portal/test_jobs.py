@@ -46,18 +46,28 @@ def test_mail_is_sent_by_the_worker_after_commit(real_celery, smtp_server):
 def test_mail_waits_in_outbox_while_broker_is_down(settings, smtp_settings, smtp_server):
     """S26: with the broker unreachable the request still succeeds and the mail is kept
     until the outbox job sends it."""
+    from kombu import pools
+
     from portal.celery import app
+
+    def use_broker(url):
+        # kombu keeps one producer pool per broker URL, process-wide, and a pool closed
+        # with force_close_all() stays closed ("Acquire on closed pool" for every later
+        # task). Reset the registry and the app's references so the next use builds
+        # fresh pools for ``url``; the tests after this one keep a working broker.
+        pools.reset()
+        app.conf.broker_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
 
     smtp_server.clear()
     old = app.conf.broker_url
     app.conf.task_always_eager = False
-    app.conf.broker_url = "redis://127.0.0.1:9/0"
-    app.pool.force_close_all()
+    use_broker("redis://127.0.0.1:9/0")
     try:
         message = queue_test_mail("later@example.com")
     finally:
-        app.conf.broker_url = old
-        app.pool.force_close_all()
+        use_broker(old)
         app.conf.task_always_eager = True
     message.refresh_from_db()
     assert message.state == OutgoingMail.State.QUEUED
