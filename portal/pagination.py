@@ -7,6 +7,7 @@ filters and the search narrow them down (the helpdesk admin does the same).
 """
 
 from django.core.paginator import Paginator
+from django.db.models import Count, IntegerField, Window
 from django.utils.functional import cached_property
 
 COUNT_CAP = 1000
@@ -41,3 +42,39 @@ class CappedCountPaginator(Paginator):
     def shown_pages(self) -> int:
         """The number of pages known to be full: "more than" this many when capped."""
         return self.cap // self.per_page if self.capped else self.num_pages
+
+
+class WindowCountPaginator(Paginator):
+    """A page and the list's total from one query, for lists whose order only a sort of the
+    whole list can give (the agency dashboard's delegated accounts by customer name: each
+    row is checked against its live grant and guardian row first). PostgreSQL computes the
+    whole list for the sort anyway, so ``COUNT(*) OVER ()`` beside the page's rows costs
+    nothing; a separate count would compute the list a second time (24 ms of the 97 ms of
+    the agency dashboard in make bench).
+
+    Use ``get_page``; past the end it falls back to a count to find the last page."""
+
+    def get_page(self, number):
+        try:
+            number = max(int(number), 1)
+        except (TypeError, ValueError):
+            number = 1
+        rows = self._rows(number)
+        if rows:
+            self.count = rows[0]._window_total
+        else:
+            # Empty list, or a page past the end: count, then serve the last page.
+            self.count = self.object_list.order_by().values("pk").count()
+            if number > 1 and self.count:
+                number = self.num_pages
+                rows = self._rows(number)
+            else:
+                number = 1
+        return self._get_page(rows, number, self)
+
+    def _rows(self, number: int) -> list:
+        bottom = (number - 1) * self.per_page
+        counted = self.object_list.annotate(
+            _window_total=Window(Count("*"), output_field=IntegerField())
+        )
+        return list(counted[bottom : bottom + self.per_page])

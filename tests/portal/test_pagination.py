@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from portal.pagination import CappedCountPaginator
+from portal.pagination import CappedCountPaginator, WindowCountPaginator
 from tests.helpdesk.factories import TicketFactory
 
 
@@ -56,17 +56,38 @@ def test_s27_activity_trail_counts_with_a_cap(client_for, owner, customer):
 
 
 @pytest.mark.django_db
-def test_d4_agency_dashboard_counts_delegated_accounts_with_a_cap(
+def test_d4_agency_dashboard_counts_delegated_accounts_with_the_page(
     client_for, delegate, agency, grant
 ):
-    """D4: the delegated accounts are counted with a cap, like the other growing lists."""
+    """D4: the delegated accounts' total comes with the page's rows (a window count): the
+    list is computed once per view, not once for the count and again for the page."""
     url = reverse("portal:dashboard", kwargs={"customer": agency.number})
     client = client_for(delegate)
     client.get(url)
     with CaptureQueriesContext(connection) as queries:
         assert b"alice.example" in client.get(url).content
-    delegated = [q["sql"] for q in queries.captured_queries if "EXISTS" in q["sql"]]
-    assert any("COUNT(" in sql.upper() and "LIMIT 1001" in sql for sql in delegated)
+    delegated = [
+        q["sql"] for q in queries.captured_queries if '"delegation_grant_accounts"' in q["sql"]
+    ]
+    assert len(delegated) == 1
+    assert "COUNT(*) OVER ()" in delegated[0]
+
+
+@pytest.mark.django_db
+def test_window_count_paginator_pages_and_falls_back_past_the_end(customer):
+    AuditEvent.objects.bulk_create(AuditEvent(customer=customer, action="login") for _n in range(5))
+    events = AuditEvent.objects.filter(customer=customer).order_by("pk")
+    with CaptureQueriesContext(connection) as queries:
+        page = WindowCountPaginator(events, 2).get_page("2")
+    assert len(queries) == 1
+    assert (page.number, page.paginator.count, page.paginator.num_pages) == (2, 5, 3)
+    assert [e.pk for e in page] == [e.pk for e in events[2:4]]
+    # Past the end and nonsense: the last page and the first, as Paginator.get_page does.
+    assert WindowCountPaginator(events, 2).get_page("9").number == 3
+    assert [e.pk for e in WindowCountPaginator(events, 2).get_page("9")] == [events[4].pk]
+    assert WindowCountPaginator(events, 2).get_page("x").number == 1
+    empty = WindowCountPaginator(events.none(), 2).get_page("3")
+    assert (empty.number, empty.paginator.count, list(empty)) == (1, 0, [])
 
 
 def test_admin_urls_resolve_before_the_portal_patterns():
