@@ -62,14 +62,13 @@ class WindowCountPaginator(Paginator):
         rows = self._rows(number)
         if rows:
             self.count = rows[0]._window_total
+        elif number == 1:
+            self.count = 0  # an empty first page: the list is empty
         else:
-            # Empty list, or a page past the end: count, then serve the last page.
+            # A page past the end: count, then serve the last page.
             self.count = self.object_list.order_by().values("pk").count()
-            if number > 1 and self.count:
-                number = self.num_pages
-                rows = self._rows(number)
-            else:
-                number = 1
+            number = max(self.num_pages, 1)
+            rows = self._rows(number) if self.count else []
         return self._get_page(rows, number, self)
 
     def _rows(self, number: int) -> list:

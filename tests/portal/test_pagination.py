@@ -88,6 +88,10 @@ def test_window_count_paginator_pages_and_falls_back_past_the_end(customer):
     assert WindowCountPaginator(events, 2).get_page("x").number == 1
     empty = WindowCountPaginator(events.none(), 2).get_page("3")
     assert (empty.number, empty.paginator.count, list(empty)) == (1, 0, [])
+    nothing = AuditEvent.objects.filter(customer=customer, action="nothing").order_by("pk")
+    with CaptureQueriesContext(connection) as queries:
+        first = WindowCountPaginator(nothing, 2).get_page(None)
+    assert (len(queries), first.paginator.count, first.paginator.num_pages) == (1, 0, 1)
 
 
 def test_admin_urls_resolve_before_the_portal_patterns():
