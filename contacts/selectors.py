@@ -2,6 +2,8 @@
 
 - ``recipients_for(customer, category)``: the ONE routing function (K5). Every outgoing
   notification of the portal chooses its recipients through it.
+- ``notification_recipients(customer, category)``: what a notification to the customer is
+  sent to: ``recipients_for`` plus the members who chose that kind of mail (U3).
 - ``customers_for_sender(email)``: whom an address may act for by mail (K9).
 - ``invoice_address_block(customer)`` (K6), ``invoice_by_mail_allowed(contact)`` (K7),
   ``invoice_mail_recipients(customer)`` (K7).
@@ -79,6 +81,42 @@ def recipients_for(customer: Customer, category: str) -> list[str]:
     if chosen:
         return _unique(c.email for c in chosen)
     return _unique([customer.email])
+
+
+# U3: the notification mails a member can choose, by category, with the permission that
+# lets the member read such a mail. Support notices name tickets other people opened, so
+# they go only to members who see all of the organisation's tickets (H3).
+MEMBER_NOTIFICATIONS: dict[str, tuple[str, str]] = {
+    Category.INVOICES: ("notify_invoices", "can_view_invoices"),
+    Category.ORDERS: ("notify_orders", "can_view_products"),
+    Category.SUPPORT: ("notify_support", "can_see_all_tickets"),
+}
+
+
+def member_recipients(customer: Customer, category: str) -> list[str]:
+    """The login addresses of the customer's members who chose mails of ``category``
+    (U3) and may read them; only people who may act (U6). One query."""
+    from accounts.models import Membership
+    from portal.policy import acting_users_q, holds_q  # the policy imports us lazily
+
+    wanted = MEMBER_NOTIFICATIONS.get(Category(category))
+    if wanted is None:
+        return []
+    switch, permission = wanted
+    emails = (
+        Membership.objects.filter(customer=customer, **{switch: True})
+        .filter(holds_q(permission), acting_users_q("user__"))
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+    return _unique(emails)
+
+
+def notification_recipients(customer: Customer, category: str) -> list[str]:
+    """Everyone a notification of ``category`` about ``customer`` goes to: the contacts K5
+    chooses (or the account e-mail where none is left), then the members who chose that
+    kind of mail (U3). No address twice. Two queries."""
+    return _unique([*recipients_for(customer, category), *member_recipients(customer, category)])
 
 
 def _route(contacts: list[Contact], category: str) -> list[Contact]:

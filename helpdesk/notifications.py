@@ -10,7 +10,9 @@ Recipients are the ticket's participants: the requester and the copied addresses
 When none of them can be reached any more — the requester left the organisation and
 nobody is copied (U4) — and for notices to an organisation as a whole (a technical
 administrator opened a ticket about one of its accounts, D5), the contact routing
-function chooses: ``contacts.selectors.recipients_for(customer, SUPPORT)`` (K5).
+function chooses, ``contacts.selectors.recipients_for(customer, SUPPORT)`` (K5), and the
+members who chose support mails and see all tickets get it too
+(``notification_recipients``, U3).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from contacts.models import Category
-from contacts.selectors import recipients_for
+from contacts.selectors import notification_recipients
 from portal import mail
 
 OUR_MESSAGE_ID = re.compile(r"^t(\d{1,18})\.([0-9a-f]{32})\.[0-9a-f]{8,32}@(.+)$")
@@ -117,7 +119,7 @@ def participants(ticket) -> tuple[list[str], list[str]]:
     if not to and cc:
         to.append(cc.pop(0))
     if not to and ticket.customer_id is not None:
-        to = recipients_for(ticket.customer, Category.SUPPORT)
+        to = notification_recipients(ticket.customer, Category.SUPPORT)
     return to, [a for a in cc if a not in to]
 
 
@@ -189,7 +191,7 @@ def delegate_ticket_opened(ticket) -> None:
     accounts (D5), through the contact routing function (K5)."""
     mail.queue(
         kind="ticket_delegate_opened",
-        to=recipients_for(ticket.customer, Category.SUPPORT),
+        to=notification_recipients(ticket.customer, Category.SUPPORT),
         template="helpdesk/mail/delegate_ticket_opened",
         context=_context(ticket),
         headers=_thread_headers(ticket, new_message_id(ticket)),

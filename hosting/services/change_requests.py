@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import HostingAccount, User
+from hosting import notifications
 from hosting.models import AccountEvent, ChangeRequest
 from hosting.services.history import check_changeable, event_record
 from portal.policy import Access
@@ -168,7 +169,14 @@ def change_request_complete(
         change_request=change_request,
         request=request,
     )
+    _tell_customer(change_request)
     return True
+
+
+def _tell_customer(change_request: ChangeRequest) -> None:
+    """Mail the outcome (sent once the transaction commits)."""
+    change_request.refresh_from_db(fields=["state", "staff_note", "handled_at"])
+    notifications.change_request_handled(change_request)
 
 
 @transaction.atomic
@@ -187,4 +195,5 @@ def change_request_reject(
         change_request=change_request,
         request=request,
     )
+    _tell_customer(change_request)
     return True

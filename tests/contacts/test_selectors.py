@@ -160,6 +160,60 @@ def test_k5_routing_is_one_query(django_assert_num_queries):
         selectors.recipients_for(customer, Category.SECURITY)
 
 
+# --- U3: members' own notification choices ------------------------------------------
+
+
+def test_u3_members_who_chose_a_category_and_may_read_it_get_it():
+    """U3: a member's notification switches decide which mails the person gets, on top of
+    the contacts K5 chooses; each kind only to members allowed to read it (invoices: view
+    and pay invoices; orders and access data: view products; support: see all tickets)."""
+    customer = CustomerFactory(email=ACCOUNT)
+    ContactFactory(customer=customer, email="office@x.example")
+    MembershipFactory(customer=customer, owner=True, user__email="boss@x.example")
+    MembershipFactory(
+        customer=customer,
+        user__email="books@x.example",
+        can_view_invoices=True,
+        notify_invoices=True,
+        notify_support=False,
+    )
+    MembershipFactory(
+        customer=customer,
+        user__email="nosy@x.example",
+        notify_invoices=True,
+        notify_support=True,
+    )
+    MembershipFactory(
+        customer=customer,
+        user__email="lead@x.example",
+        can_see_all_tickets=True,
+        notify_support=True,
+    )
+    MembershipFactory(
+        customer=customer,
+        user__email="gone@x.example",
+        owner=True,
+        user__status="inactive",
+    )
+    assert selectors.member_recipients(customer, Category.INVOICES) == ["books@x.example"]
+    # Owners hold every permission; support is on by default (the owner did not switch it off).
+    assert selectors.member_recipients(customer, Category.SUPPORT) == [
+        "boss@x.example",
+        "lead@x.example",
+    ]
+    assert selectors.member_recipients(customer, Category.SECURITY) == []
+    assert selectors.notification_recipients(customer, Category.INVOICES) == [
+        "office@x.example",
+        "books@x.example",
+    ]
+
+
+def test_u3_member_recipients_never_cross_tenants():
+    customer = CustomerFactory(email=ACCOUNT)
+    MembershipFactory(user__email="elsewhere@x.example", owner=True)  # another customer's
+    assert selectors.notification_recipients(customer, Category.SUPPORT) == [ACCOUNT]
+
+
 # --- K9 -----------------------------------------------------------------------------
 
 

@@ -192,7 +192,8 @@ def test_delegate_opens_ticket_about_granted_account(
     django_capture_on_commit_callbacks,
 ):
     """D5: the technical administrator opens a ticket for a granted account; it belongs to
-    the grantor, whose managers see it and are told by mail through the routing function."""
+    the grantor, whose managers see it and are told by mail through the routing function
+    (K5) and their own choice of support mails (U3)."""
     client = client_for(delegate)
     page = client.get(create_url(agency))
     assert account.name.encode() in page.content
@@ -211,7 +212,9 @@ def test_delegate_opens_ticket_about_granted_account(
     from django.core import mail
 
     (notice,) = mail.outbox
-    assert notice.to == [customer.email]  # no contacts: the account e-mail (K5)
+    # No contacts: the account e-mail (K5); and the members who chose support mails and
+    # see all tickets (U3): the owner and the manager, never the agency's people.
+    assert notice.to == sorted([customer.email.lower(), "alice@example.com", "manager@example.com"])
     assert "alice.example" in notice.subject
 
 
