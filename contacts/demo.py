@@ -64,6 +64,15 @@ CONTACTS = {
             },
         ),
         ("Domain-Team Nordlicht", "domains@nordlicht.example", "", "de", [D], {}),
+        # Deleted (archived, never removed): listed under "Deleted contacts", restorable.
+        (
+            "Max Weber (ausgeschieden)",
+            "max@nordlicht.example",
+            "+49 40 3070 1160",
+            "de",
+            [S],
+            {"deleted": True},
+        ),
     ],
     "nordlicht-shop": [
         ("Shop-Team", "shop@nordlicht.example", "+49 40 3070 1200", "de", [S], {}),
@@ -188,6 +197,8 @@ def seed(customers) -> None:
                 services.contact_phone_password_set(
                     contact=contact, password=DEMO_PHONE_PASSWORD, actor=None
                 )
+            if extra.get("deleted"):
+                services.contact_archive(contact=contact, actor=None, by_staff=True)
             if extra.get("pending"):
                 services.contact_update(
                     contact=contact, actor=None, email=extra["pending"], by_staff=True

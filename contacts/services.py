@@ -381,6 +381,41 @@ def contact_archive(
 
 
 @transaction.atomic
+def contact_restore(
+    *, contact: Contact, actor: User | None, request=None, by_staff: bool = False
+) -> Contact:
+    """Bring a deleted (archived) contact back, with its types, switches, confirmed address
+    and phone password as they were. It does not become the primary contact again (K11:
+    that moved to its successor). An authorised contact comes back authorised only by an
+    authorised person's hand (K10), as if it were named anew."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if not contact.is_archived:
+        return contact
+    if contact.is_authorised_now():
+        _require_authorised(
+            actor,
+            contact.customer,
+            by_staff,
+            _(
+                "Only authorised people can restore an authorised contact. Ask one of your "
+                "authorised contacts or a manager."
+            ),
+        )
+    contact.archived_at = None
+    contact.updated_at = timezone.now()
+    contact.save(update_fields=["archived_at", "updated_at"])
+    audit(
+        "contact.restored",
+        request=request,
+        actor=actor,
+        customer=contact.customer,
+        summary=_("Contact %(name)s restored") % {"name": contact.name},
+        contact_id=contact.pk,
+    )
+    return contact
+
+
+@transaction.atomic
 def contact_make_primary(
     *, contact: Contact, actor: User | None, request=None, by_staff: bool = False
 ) -> Contact:

@@ -37,6 +37,12 @@ urlpatterns = [
         views.contact_phone_password,
         name="contact_phone_password",
     ),
+    path("c/<int:customer>/contacts/deleted/", views.contact_archived, name="contact_archived"),
+    path(
+        "c/<int:customer>/contacts/<int:contact>/restore/",
+        views.contact_restore,
+        name="contact_restore",
+    ),
     path("c/<int:customer>/contacts/settings/", views.contact_settings, name="contact_settings"),
     path(
         "c/<int:customer>/contacts/register-extract/",

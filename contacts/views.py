@@ -96,6 +96,44 @@ def contact_list(request, customer):
 
 
 @login_required
+def contact_archived(request, customer):
+    """Deleted contacts, newest first, each with a button to restore it: nothing is
+    hard-deleted, so a contact deleted by mistake comes back as it was."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_CONTACTS)
+    archived = Contact.objects.filter(customer=customer, archived_at__isnull=False).order_by(
+        "-archived_at", "-pk"
+    )
+    page = Paginator(archived, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "contacts/contact_archived.html",
+        {
+            "customer": customer,
+            "page": page,
+            "is_authorised_user": selectors.is_authorised_user(request.user, customer),
+        },
+    )
+
+
+@login_required
+@require_POST
+def contact_restore(request, customer, contact):
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_CONTACTS)
+    # Only through the customer: another tenant's contact is a 404 (S1).
+    contact = get_object_or_404(
+        Contact.objects.filter(archived_at__isnull=False), pk=contact, customer=customer
+    )
+    try:
+        services.contact_restore(contact=contact, actor=request.user, request=request)
+    except ValidationError as exc:
+        _refused(request, customer, exc, "restore", contact)
+        messages.error(request, " ".join(exc.messages))
+        return redirect("contacts:contact_archived", customer=customer.number)
+    messages.success(request, _("%(name)s is back among your contacts.") % {"name": contact.name})
+    return redirect(_list_url(customer))
+
+
+@login_required
 def contact_create(request, customer):
     customer = policy.get_customer_for(request, customer, Action.MANAGE_CONTACTS)
     form = ContactForm(

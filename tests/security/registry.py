@@ -86,6 +86,16 @@ def make_contact(target, made, route):
     )
 
 
+def make_archived_contact(target, made, route):
+    """A deleted (archived) contact, for the restore URL: only those can be restored."""
+    from django.utils import timezone
+
+    contact = make_contact(target, made, route)
+    contact.archived_at = timezone.now()
+    contact.save(update_fields=["archived_at"])
+    return contact
+
+
 def make_record(target, made, route):
     """A DNS record in the zone of the URL's domain, named with the marker (A1)."""
     from tests.hosting.factories import DnsRecordFactory, ZoneFactory
@@ -234,7 +244,9 @@ MAKERS: dict[str, Maker] = {
 
 # Per-route overrides of a maker, for URLs whose object must be of a special shape
 # (e.g. a grant *received* by the customer in the URL rather than given by it).
-ROUTE_MAKERS: dict[str, dict[str, Maker]] = {}
+ROUTE_MAKERS: dict[str, dict[str, Maker]] = {
+    "contacts:contact_restore": {"contact": make_archived_contact},
+}
 
 
 def maker_for(route, kwarg: str) -> Maker | None:
