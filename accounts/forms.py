@@ -30,6 +30,28 @@ class TokenForm(forms.Form):
     )
 
 
+class ConfirmIdentityForm(forms.Form):
+    """The step-up before a sensitive change: a code, or the password for someone without
+    two-factor (``accounts.services.confirm_identity`` checks it)."""
+
+    answer = forms.CharField(max_length=128, strip=True)
+
+    def __init__(self, *args, with_code: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["answer"]
+        if with_code:
+            field.label = _("Code from your authenticator app, or a backup code")
+            field.widget = forms.TextInput(
+                attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+            )
+        else:
+            field.label = _("Your current password")
+            field.strip = False
+            field.widget = forms.PasswordInput(
+                attrs={"autocomplete": "current-password", "autofocus": True}
+            )
+
+
 class PasswordConfirmMixin(forms.Form):
     password = forms.CharField(
         label=_("Your current password"),

@@ -116,6 +116,7 @@ urlpatterns = (
         path("login/code/", views.otp_verify, name="otp_verify"),
         path("logout/", views.logout_view, name="logout"),
         path("security/", views.security, name="security"),
+        path("security/confirm/", views.confirm_identity, name="confirm_identity"),
         path("security/two-factor/", views.two_factor_setup, name="two_factor_setup"),
         path("security/two-factor/off/", views.two_factor_disable, name="two_factor_disable"),
         path("security/backup-codes/", views.backup_codes, name="backup_codes"),

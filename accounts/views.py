@@ -18,10 +18,12 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_ratelimit.core import get_usage
 
 from accounts import services
 from accounts.audit import audit
 from accounts.forms import (
+    ConfirmIdentityForm,
     EmailAuthenticationForm,
     PasswordCheckForm,
     PortalPasswordResetForm,
@@ -29,6 +31,7 @@ from accounts.forms import (
     TwoFactorSetupForm,
 )
 from accounts.models import User, UserSession
+from portal import policy
 
 PENDING_SECONDS = 300
 
@@ -116,11 +119,55 @@ def otp_verify(request):
 @login_required
 @sensitive_post_parameters()
 @never_cache
+def confirm_identity(request):
+    """Confirm it is you before a sensitive change (delegations, two-factor, users): a
+    code from the authenticator app or a backup code; the password only for someone
+    without two-factor. Tries are limited per person; then back to ``next``."""
+    with_code = services.has_two_factor(request.user)
+    form = ConfirmIdentityForm(request.POST or None, with_code=with_code)
+    if request.method == "POST" and form.is_valid():
+        usage = get_usage(
+            request,
+            group="confirm-identity",
+            key="user",
+            rate=settings.WRONG_KEY_LIMIT,
+            increment=False,
+        )
+        if usage is not None and usage["count"] >= usage["limit"]:
+            form.add_error(None, _("Too many wrong tries. Wait a while, then try again."))
+        elif services.confirm_identity(request, request.user, form.cleaned_data["answer"]):
+            return redirect(_safe_next(request))
+        else:
+            get_usage(
+                request,
+                group="confirm-identity",
+                key="user",
+                rate=settings.WRONG_KEY_LIMIT,
+                increment=True,
+            )
+            form.add_error(
+                "answer",
+                _("That code is not valid. Codes work once; wait for a new one.")
+                if with_code
+                else _("That is not your current password."),
+            )
+    return render(
+        request,
+        "accounts/confirm_identity.html",
+        {"form": form, "with_code": with_code, "next": request.GET.get("next", "")},
+    )
+
+
+@login_required
+@sensitive_post_parameters()
+@never_cache
 def two_factor_setup(request):
     """Enrol an authenticator app: QR code, a code to confirm, then backup codes shown once.
 
     Sent here because a customer requires two-factor (U1), e.g. before accepting an
     invitation, the person continues there afterwards (``next``)."""
+    if services.has_two_factor(request.user):
+        policy.require_recent_auth(request)  # replacing the app that signs this person in
     next_url = request.GET.get("next")
     if next_url and url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -175,6 +222,7 @@ def _base32(device) -> str:
 @never_cache
 def backup_codes(request):
     """New backup codes replace the old ones; asks for the password again (S15)."""
+    policy.require_recent_auth(request)
     form = PasswordCheckForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         codes = services.backup_codes_regenerate(request.user)
@@ -186,6 +234,7 @@ def backup_codes(request):
 @login_required
 @sensitive_post_parameters()
 def two_factor_disable(request):
+    policy.require_recent_auth(request)
     form = PasswordCheckForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         services.two_factor_disable(request, request.user)

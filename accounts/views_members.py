@@ -84,6 +84,7 @@ def member_edit(request, customer, membership):
     taken away also ends their sessions (S5). Removing and "has left" start here too."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
     membership = _membership_for(request, customer, membership)
+    policy.require_recent_auth(request)
     form = PermissionForm(
         request.POST or None,
         grantable=policy.grantable_fields(request.access),
@@ -120,6 +121,7 @@ def member_remove(request, customer, membership):
     """Remove a membership at once (U4); that person's sessions end (S5)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
     membership = _membership_for(request, customer, membership)
+    policy.require_recent_auth(request)
     try:
         services.membership_remove(membership=membership, by=request.user, request=request)
     except ValidationError as error:
@@ -160,6 +162,7 @@ def invitation_create(request, customer):
     """Invite a person by e-mail with a permission set (U2). The answer is the same whether
     or not the address has a login (S12)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    policy.require_recent_auth(request)
     form = InvitationForm(request.POST or None, grantable=policy.grantable_fields(request.access))
     if request.method == "POST" and form.is_valid():
         permissions = form.permissions()
@@ -195,6 +198,7 @@ def invitation_cancel(request, customer, invitation):
     """Cancel a pending invitation; it stays listed as cancelled (U2)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
     invitation = _invitation_for(customer, invitation)
+    policy.require_recent_auth(request)
     try:
         services.invitation_cancel(invitation=invitation, by=request.user, request=request)
     except ValidationError as error:
@@ -214,6 +218,7 @@ def invitation_resend(request, customer, invitation):
     invitation = _invitation_for(customer, invitation)
     if not policy.may_grant(request.access, invitation.permission_values()):
         raise PermissionDenied
+    policy.require_recent_auth(request)
     try:
         services.invitation_resend(invitation=invitation, by=request.user, request=request)
     except ValidationError as error:

@@ -93,6 +93,7 @@ def sub_account_link(request, customer):
     """Ask an existing customer's owners to become a sub-account (C2): nothing is linked
     until one of them confirms."""
     customer = _main_for(request, customer)
+    policy.require_recent_auth(request)
     form = SubAccountLinkForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -127,6 +128,8 @@ def _received_request(request, number, pk) -> tuple[Customer, SubAccountLinkRequ
 
 def _answer(request, customer, link_request, confirm: bool):
     customer, link = _received_request(request, customer, link_request)
+    if confirm:  # the main account's users will act here: who confirms must be sure
+        policy.require_recent_auth(request)
     try:
         services.sub_account_link_answer(
             link_request=link, confirm=confirm, by=request.user, request=request

@@ -66,6 +66,7 @@ def grant_create(request, customer):
     """Name the administrator by customer number, choose own hosting accounts and an
     optional end; the answer shows the key once (D1–D3)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
+    policy.require_recent_auth(request)
     accounts = policy.grantable_accounts(request.user, customer)
     form = GrantForm(request.POST or None, grantor=customer, accounts=accounts)
     if request.method == "POST" and form.is_valid():
@@ -103,6 +104,7 @@ def grant_key_mail(request, customer, grant):
     back; the portal checks it against the hash and keeps no copy of it."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
     grant = _grant_of_grantor(customer, grant)
+    policy.require_recent_auth(request)
     try:
         sent = services.grant_key_mail(
             grant=grant, key=request.POST.get("key", ""), actor=request.user, request=request
@@ -146,6 +148,7 @@ def grant_revoke(request, customer, grant):
     """Revoke at any moment; access ends with the next request (D2, S5)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
     grant = _grant_of_grantor(customer, grant)
+    policy.require_recent_auth(request)
     if services.grant_revoke(grant=grant, actor=request.user, request=request):
         messages.success(request, _("The grant is revoked. The administrator's access ended."))
     else:
@@ -223,6 +226,7 @@ def request_approve(request, customer, grant):
     """Enter the grant key (D3, S7, S8)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
     grant = _grant_to_agency(customer, grant)
+    policy.require_recent_auth(request)
     form = KeyForm(request.POST)
     key = form.data.get("key", "") if form.is_valid() else ""
     if services.grant_approve(grant=grant, key=key, user=request.user, request=request):
@@ -245,6 +249,7 @@ def request_hand_back(request, customer, grant):
     """Give a grant back, or decline a pending request (D2)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
     grant = _grant_to_agency(customer, grant)
+    policy.require_recent_auth(request)
     if services.grant_hand_back(grant=grant, actor=request.user, request=request):
         messages.success(request, _("The grant is handed back. Your access to it ended."))
     else:

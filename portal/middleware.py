@@ -4,19 +4,23 @@ denied requests (S27), and the signed-in person's own language."""
 
 import time
 import uuid
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit
 from accounts.models import Customer, User, UserSession
 from portal import policy
-from portal.policy import TwoFactorRequired
+from portal.policy import RecentAuthRequired, TwoFactorRequired
 
 LOGIN_AT = "portal_login_at"
 # A language chosen before signing in (on the sign-in page), kept in the session until
@@ -65,9 +69,28 @@ class SessionGuardMiddleware:
             has_device = any(True for _ in _confirmed_devices(user))
             target = "accounts:otp_verify" if has_device else "accounts:two_factor_setup"
             return redirect(f"{reverse(target)}?next={request.path}")
+        if isinstance(exception, RecentAuthRequired):
+            return _confirm_identity_first(request)
         if isinstance(exception, PermissionDenied):
             record_denial(request)
         return None
+
+
+def _confirm_identity_first(request):
+    """To the step-up page, then back: to this page for a GET; for a POST (its data is not
+    kept) to the page the form was on, where the person sends it again."""
+    target = request.get_full_path()
+    if request.method != "GET":
+        referer = request.META.get("HTTP_REFERER", "")
+        if referer and url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            parts = urlsplit(referer)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+        else:
+            target = reverse("portal:home")
+        messages.info(request, _("Please confirm it is you, then do it again."))
+    return redirect(f"{reverse('accounts:confirm_identity')}?{urlencode({'next': target})}")
 
 
 def record_denial(request) -> None:

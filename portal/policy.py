@@ -12,11 +12,13 @@ can see but not act on in that way is a 403 (STYLE.md, "Authorisation: one polic
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Case,
@@ -147,6 +149,26 @@ class TwoFactorRequired(PermissionDenied):
     def __init__(self, customer: Customer):
         super().__init__("two-factor required")
         self.customer = customer
+
+
+class RecentAuthRequired(PermissionDenied):
+    """A sensitive change (delegations, two-factor, users) and this session last proved
+    who it is too long ago: the person confirms it first (STYLE: a recent OTP)."""
+
+
+# The session key with the time (``time.time()``) the person last proved who they are:
+# the sign-in, or a later confirmation with a code from their app (or, without two-factor,
+# their password).
+AUTH_AT = "portal_auth_at"
+
+
+def require_recent_auth(request) -> None:
+    """Raises RecentAuthRequired unless this session proved who it is within
+    ``settings.RECENT_AUTH_SECONDS``. Called by the views of sensitive changes after the
+    access decision, so another tenant's object still answers 404 first."""
+    proved = request.session.get(AUTH_AT)
+    if proved is None or time.time() - proved > settings.RECENT_AUTH_SECONDS:
+        raise RecentAuthRequired("recent authentication required")
 
 
 # --- who a user is -----------------------------------------------------------------

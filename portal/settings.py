@@ -278,6 +278,9 @@ CELERY_BEAT_SCHEDULE["push-pending-dns"] = {"task": "hosting.tasks.push_pending"
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=60 * 60)
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+# Sensitive changes (delegations, two-factor, users) need the person to have proved who
+# they are within this many seconds: at sign-in, or again with a code (STYLE).
+RECENT_AUTH_SECONDS = env.int("RECENT_AUTH_SECONDS", default=15 * 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

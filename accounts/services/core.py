@@ -32,6 +32,7 @@ from accounts.models import (
     hash_secret,
 )
 from portal import mail
+from portal.policy import AUTH_AT
 
 FIRST_CUSTOMER_NUMBER = 100000
 BACKUP_CODE_COUNT = 10
@@ -111,6 +112,7 @@ def complete_login(request, user: User, device=None) -> None:
     if device is not None:
         otp_login(request, device)
     request.session[LOGIN_AT] = time.time()
+    request.session[AUTH_AT] = time.time()
     request.session.save()
     UserSession.objects.create(
         user=user,
@@ -177,8 +179,30 @@ def verify_signed_in(request, user: User, code: str) -> bool:
         audit("two_factor.failed", request=request, actor=user)
         return False
     otp_login(request, device)
+    request.session[AUTH_AT] = time.time()
     rotate_session(request)
     audit("two_factor.verified", request=request, actor=user)
+    return True
+
+
+def confirm_identity(request, user: User, answer: str) -> bool:
+    """The step-up before a sensitive change (STYLE: a recent OTP): a code from the
+    person's authenticator app or a backup code; the password only for someone without
+    two-factor. Success counts as a fresh sign-in for ``settings.RECENT_AUTH_SECONDS``.
+    TOTP failures throttle the device (S13); every failure is in the audit trail."""
+    if has_two_factor(user):
+        device = verify_second_factor(user, answer)
+        ok = device is not None
+        is_verified = getattr(request.user, "is_verified", None)
+        if ok and not (is_verified and is_verified()):
+            otp_login(request, device)
+    else:
+        ok = bool(answer) and user.check_password(answer)
+    if not ok:
+        audit("reauth.failed", request=request, actor=user)
+        return False
+    request.session[AUTH_AT] = time.time()
+    audit("reauth", request=request, actor=user)
     return True
 
 

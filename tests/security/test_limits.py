@@ -27,6 +27,11 @@ LIMITS = {
         "tests.security.test_limits::test_s13_code_throttling_survives_a_new_sign_in",
         "tests.security.test_limits::test_s13_backup_codes_are_throttled_too",
     ],
+    "confirming identity before a sensitive change (S13): per user, and the device's own "
+    "throttling": [
+        "tests.accounts.test_recent_auth::test_s13_wrong_answers_are_limited",
+        "tests.accounts.test_recent_auth::test_stale_session_confirms_with_a_code_and_goes_back",
+    ],
     "grant keys (S7, S8): per user and per address, single use": [
         "tests.delegation.test_services::test_s8_wrong_keys_are_limited_per_user",
         "tests.delegation.test_services::test_s8_wrong_keys_are_limited_per_address",
