@@ -3,7 +3,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Customer, Membership, User
+from accounts.models import Customer, HostingAccount, Membership, User
 from portal import mail
 
 
@@ -223,6 +223,46 @@ class NewLoginForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return cleaned
+
+
+class MemberAccountsForm(forms.Form):
+    """All of the customer's hosting accounts, or only the ones chosen (U3)."""
+
+    scope = forms.ChoiceField(
+        label=_("Hosting accounts this person acts on"),
+        choices=[
+            ("all", _("All hosting accounts of this customer")),
+            ("chosen", _("Only the hosting accounts chosen below")),
+        ],
+        widget=forms.RadioSelect,
+    )
+
+
+class MemberAccountAddForm(forms.Form):
+    """A hosting account by its name (domain, package or server), looked up among this
+    customer's own accounts only."""
+
+    name = forms.CharField(
+        label=_("Name of the hosting account"),
+        max_length=253,
+        help_text=_("The domain, package or server name as shown on the dashboard."),
+    )
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip().lower()
+        # A name is unique per kind: a domain and a package may share one; both are meant.
+        self.accounts = list(
+            HostingAccount.objects.filter(customer=self.customer, name__iexact=name)[:5]
+        )
+        if not self.accounts:
+            raise forms.ValidationError(
+                _("This customer has no hosting account named %(name)s.") % {"name": name}
+            )
+        return name
 
 
 class UserLeftForm(forms.Form):

@@ -31,6 +31,16 @@ member_patterns = [
         name="member_remove",
     ),
     path(
+        "c/<int:customer>/users/<int:membership>/accounts/",
+        views_members.member_accounts,
+        name="member_accounts",
+    ),
+    path(
+        "c/<int:customer>/users/<int:membership>/accounts/<int:account>/remove/",
+        views_members.member_account_remove,
+        name="member_account_remove",
+    ),
+    path(
         "c/<int:customer>/users/<int:membership>/left/",
         views_members.member_left,
         name="member_left",

@@ -14,8 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import audit, selectors, services
-from accounts.forms import InvitationForm, PermissionForm, UserLeftForm
-from accounts.models import Invitation, Membership
+from accounts.forms import (
+    InvitationForm,
+    MemberAccountAddForm,
+    MemberAccountsForm,
+    PermissionForm,
+    UserLeftForm,
+)
+from accounts.models import HostingAccount, Invitation, Membership
 from portal import policy
 from portal.pagination import CappedCountPaginator
 from portal.policy import Action
@@ -113,6 +119,84 @@ def member_edit(request, customer, membership):
             "left_form": UserLeftForm(),
         },
     )
+
+
+@login_required
+def member_accounts(request, customer, membership):
+    """Which hosting accounts a member acts on (U3): all of the customer's, or only the
+    ones chosen here one by one. Applies from the person's next request; narrowing it
+    signs them out everywhere (S5)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    membership = _membership_for(request, customer, membership)
+    policy.require_recent_auth(request)
+    scope_form = MemberAccountsForm(
+        request.POST if request.POST.get("form") == "scope" else None,
+        initial={"scope": "chosen" if membership.restricted_to_accounts else "all"},
+    )
+    add_form = MemberAccountAddForm(
+        request.POST if request.POST.get("form") == "add" else None, customer=customer
+    )
+    if request.method == "POST":
+        try:
+            if scope_form.is_bound and scope_form.is_valid():
+                services.membership_limit_accounts(
+                    membership=membership,
+                    limited=scope_form.cleaned_data["scope"] == "chosen",
+                    by=request.user,
+                    request=request,
+                )
+                messages.success(request, _("Saved."))
+                return redirect(request.path)
+            if add_form.is_bound and add_form.is_valid():
+                for account in add_form.accounts:
+                    services.membership_account_choose(
+                        membership=membership,
+                        account=account,
+                        chosen=True,
+                        by=request.user,
+                        request=request,
+                    )
+                messages.success(
+                    request,
+                    _("%(person)s can now act on %(account)s.")
+                    % {"person": membership.user, "account": add_form.cleaned_data["name"]},
+                )
+                return redirect(request.path)
+        except ValidationError as error:
+            (scope_form if scope_form.is_bound else add_form).add_error(None, error)
+    page = Paginator(policy.chosen_accounts(membership).order_by("name", "kind"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "accounts/membership_accounts.html",
+        {
+            "customer": customer,
+            "membership": membership,
+            "scope_form": scope_form,
+            "add_form": add_form,
+            "page": page,
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_account_remove(request, customer, membership, account):
+    """Take one chosen hosting account back from a limited member (S5: signed out)."""
+    customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
+    membership = _membership_for(request, customer, membership)
+    account = get_object_or_404(HostingAccount, pk=account, customer=customer)
+    policy.require_recent_auth(request)
+    services.membership_account_choose(
+        membership=membership, account=account, chosen=False, by=request.user, request=request
+    )
+    messages.success(
+        request,
+        _("%(person)s no longer acts on %(account)s.")
+        % {"person": membership.user, "account": account.name},
+    )
+    return redirect("accounts:member_accounts", customer=customer.number, membership=membership.pk)
 
 
 @login_required

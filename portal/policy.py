@@ -391,6 +391,34 @@ def restricted_account_ids(customer_id: int, user_ids) -> dict[int, set[int]]:
     return chosen
 
 
+def chosen_accounts(membership: Membership) -> QuerySet[HostingAccount]:
+    """The customer's hosting accounts a member limited to chosen accounts was given (U3),
+    as a queryset to page through."""
+    given = _manage_permission_rows(UserObjectPermission).filter(
+        user_id=membership.user_id, object_pk=OuterRef("pk_text")
+    )
+    return (
+        HostingAccount.objects.filter(customer_id=membership.customer_id)
+        .annotate(pk_text=Cast("pk", CharField()))
+        .filter(Exists(given))
+    )
+
+
+def member_account_give(membership: Membership, account: HostingAccount) -> None:
+    """Let a member limited to chosen accounts act on ``account`` (its own customer's)."""
+    from guardian.shortcuts import assign_perm
+
+    if account.customer_id != membership.customer_id:
+        raise ValueError("an account of another customer")
+    assign_perm(MANAGE_ACCOUNT_PERM, membership.user, account)
+
+
+def member_account_take(membership: Membership, account: HostingAccount) -> None:
+    from guardian.shortcuts import remove_perm
+
+    remove_perm(MANAGE_ACCOUNT_PERM, membership.user, account)
+
+
 def _member_restricted_ids(user, membership: Membership) -> set[int]:
     return restricted_account_ids(membership.customer_id, [user.pk])[user.pk]
 

@@ -54,6 +54,8 @@ from accounts.services.invitations import (
 from accounts.services.members import (
     Newcomer,
     customer_create_for_newcomer,
+    membership_account_choose,
+    membership_limit_accounts,
     membership_remove,
     membership_update,
     staff_request_done,
@@ -100,6 +102,8 @@ __all__ = [
     "invitation_signup",
     "invitations_expire",
     "membership_create",
+    "membership_account_choose",
+    "membership_limit_accounts",
     "membership_remove",
     "membership_update",
     "next_customer_number",

@@ -19,7 +19,7 @@ from accounts.services.core import (
     send_set_password_mail,
     sessions_end_all,
 )
-from portal import mail
+from portal import mail, policy
 
 # --- memberships (U3, U4, S5) ------------------------------------------------------
 
@@ -83,6 +83,62 @@ def membership_update(
             removed=removed,
         )
     return membership
+
+
+@transaction.atomic
+def membership_limit_accounts(
+    *, membership: Membership, limited: bool, by: User, request=None
+) -> Membership:
+    """Limit a member's product permissions to hosting accounts chosen one by one, or lift
+    the limit (U3). Owners act for every account and are never limited. Limiting takes
+    access away, so the person's sessions end (S5); it applies from their next request."""
+    lock_customer(membership.customer)
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+    if limited and membership.is_owner:
+        raise ValidationError(
+            _("Owners act for every hosting account; they cannot be limited to some."),
+            code="owner",
+        )
+    if membership.restricted_to_accounts == limited:
+        return membership
+    membership.restricted_to_accounts = limited
+    membership.save(update_fields=["restricted_to_accounts"])
+    if limited:
+        sessions_end_all(membership.user)
+    audit(
+        "membership.accounts_limited" if limited else "membership.accounts_unlimited",
+        request=request,
+        actor=by,
+        customer=membership.customer,
+        summary=membership.user.email,
+        user=membership.user_id,
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_account_choose(
+    *, membership: Membership, account: HostingAccount, chosen: bool, by: User, request=None
+) -> None:
+    """Give a limited member one of the customer's hosting accounts, or take it back (U3);
+    taking it back ends the person's sessions (S5)."""
+    lock_customer(membership.customer)
+    if account.customer_id != membership.customer_id:
+        raise ValidationError(_("Choose one of this customer's hosting accounts."))
+    if chosen:
+        policy.member_account_give(membership, account)
+    else:
+        policy.member_account_take(membership, account)
+        sessions_end_all(membership.user)
+    audit(
+        "membership.account_given" if chosen else "membership.account_taken",
+        request=request,
+        actor=by,
+        customer=membership.customer,
+        summary=f"{membership.user.email}: {account.name}",
+        user=membership.user_id,
+        account=account.pk,
+    )
 
 
 @transaction.atomic
