@@ -71,8 +71,14 @@ class PdnsClient:
             raise PdnsRejected(_error(response))
 
     def create_zone(self, zone: str) -> None:
-        """Create a native zone; one that exists already (409) is fine."""
-        body = {"name": zone, "kind": "Native", "nameservers": [], "soa_edit_api": "DEFAULT"}
+        """Create a native zone with the provider's name servers as its NS records
+        (``settings.DNS_NAMESERVERS``); one that exists already (409) is fine."""
+        body = {
+            "name": zone,
+            "kind": "Native",
+            "nameservers": list(settings.DNS_NAMESERVERS),
+            "soa_edit_api": "DEFAULT",
+        }
         response = self._call("POST", self._zone_url(), json=body)
         if response.status_code in (201, 409):
             return

@@ -270,6 +270,13 @@ CELERY_BEAT_SCHEDULE["delegation-redact-key-mails"] = {
 
 PDNS_API_URL = env.str("PDNS_API_URL", default="")
 PDNS_API_KEY = env.str("PDNS_API_KEY", default="")
+# The provider's authoritative name servers: every zone the portal creates in PowerDNS
+# (customers' zones and reverse zones) gets them as its NS records.
+DNS_NAMESERVERS = [
+    name if name.endswith(".") else f"{name}."
+    for name in (n.strip().lower() for n in env.list("DNS_NAMESERVERS", default=[]))
+    if name
+]
 # DNS changes still waiting for PowerDNS are pushed again every minute (hosting, S26).
 CELERY_BEAT_SCHEDULE["push-pending-dns"] = {"task": "hosting.tasks.push_pending", "schedule": 60.0}
 

@@ -45,6 +45,17 @@ def test_a1_change_is_pushed_and_resolves(pdns, add):
     assert DnsChange.objects.get().applied_at is not None
 
 
+def test_a1_new_zone_gets_the_providers_name_servers(pdns, add, settings):
+    """A1: a zone the portal creates is delegated-ready: its NS records are the provider's
+    name servers (DNS_NAMESERVERS), so it resolves once the registry points at them."""
+    settings.DNS_NAMESERVERS = ["ns1.provider.example.", "ns2.provider.example."]
+    add(rtype="A", name="www", value="192.0.2.10")
+    assert sorted(pdns.answers("alice.example.", "NS")) == [
+        "ns1.provider.example.",
+        "ns2.provider.example.",
+    ]
+
+
 def test_a1_every_record_type_resolves(pdns, add):
     """A1: A, AAAA, CNAME, MX, TXT (split into 255-character strings), SRV and CAA."""
     add(rtype="A", name="@", value="192.0.2.10")
