@@ -116,6 +116,17 @@ def otp_verify(request):
     return render(request, "accounts/otp_verify.html", {"form": form})
 
 
+def _wrong_confirmations(request, *, increment: bool = False):
+    """The person's wrong answers on the step-up page, at the rate of wrong keys (S13)."""
+    return get_usage(
+        request,
+        group="confirm-identity",
+        key="user",
+        rate=settings.WRONG_KEY_LIMIT,
+        increment=increment,
+    )
+
+
 @login_required
 @sensitive_post_parameters()
 @never_cache
@@ -126,25 +137,13 @@ def confirm_identity(request):
     with_code = services.has_two_factor(request.user)
     form = ConfirmIdentityForm(request.POST or None, with_code=with_code)
     if request.method == "POST" and form.is_valid():
-        usage = get_usage(
-            request,
-            group="confirm-identity",
-            key="user",
-            rate=settings.WRONG_KEY_LIMIT,
-            increment=False,
-        )
+        usage = _wrong_confirmations(request)
         if usage is not None and usage["count"] >= usage["limit"]:
             form.add_error(None, _("Too many wrong tries. Wait a while, then try again."))
         elif services.confirm_identity(request, request.user, form.cleaned_data["answer"]):
             return redirect(_safe_next(request))
         else:
-            get_usage(
-                request,
-                group="confirm-identity",
-                key="user",
-                rate=settings.WRONG_KEY_LIMIT,
-                increment=True,
-            )
+            _wrong_confirmations(request, increment=True)
             form.add_error(
                 "answer",
                 _("That code is not valid. Codes work once; wait for a new one.")

@@ -87,6 +87,10 @@ class ContactQuerySet(models.QuerySet):
         """Contacts that are not archived."""
         return self.filter(archived_at__isnull=True)
 
+    def archived(self):
+        """Deleted contacts: archived, never removed."""
+        return self.filter(archived_at__isnull=False)
+
     def for_customer(self, customer):
         return self.filter(customer=customer)
 

@@ -100,9 +100,7 @@ def contact_archived(request, customer):
     """Deleted contacts, newest first, each with a button to restore it: nothing is
     hard-deleted, so a contact deleted by mistake comes back as it was."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_CONTACTS)
-    archived = Contact.objects.filter(customer=customer, archived_at__isnull=False).order_by(
-        "-archived_at", "-pk"
-    )
+    archived = Contact.objects.archived().filter(customer=customer).order_by("-archived_at", "-pk")
     page = Paginator(archived, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -120,9 +118,7 @@ def contact_archived(request, customer):
 def contact_restore(request, customer, contact):
     customer = policy.get_customer_for(request, customer, Action.MANAGE_CONTACTS)
     # Only through the customer: another tenant's contact is a 404 (S1).
-    contact = get_object_or_404(
-        Contact.objects.filter(archived_at__isnull=False), pk=contact, customer=customer
-    )
+    contact = get_object_or_404(Contact.objects.archived(), pk=contact, customer=customer)
     try:
         services.contact_restore(contact=contact, actor=request.user, request=request)
     except ValidationError as exc:

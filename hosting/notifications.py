@@ -26,8 +26,10 @@ def _recipients(change_request) -> list[tuple[str, str]]:
         people.append((requester.email.lower(), requester.language))
     addresses = notification_recipients(account.customer, Category.ORDERS)
     languages = dict(User.objects.filter(email__in=addresses).values_list("email", "language"))
+    seen = {address for address, _language in people}
     for address in addresses:
-        if all(address != known for known, _language in people):
+        if address not in seen:
+            seen.add(address)
             people.append((address, languages.get(address) or settings.LANGUAGE_CODE))
     return people
 

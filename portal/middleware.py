@@ -20,9 +20,8 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit
 from accounts.models import Customer, User, UserSession
 from portal import policy
-from portal.policy import RecentAuthRequired, TwoFactorRequired
+from portal.policy import LOGIN_AT, RecentAuthRequired, TwoFactorRequired
 
-LOGIN_AT = "portal_login_at"
 # A language chosen before signing in (on the sign-in page), kept in the session until
 # the person is known.
 LANGUAGE_CHOSEN = "portal_language_chosen"

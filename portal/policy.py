@@ -156,17 +156,18 @@ class RecentAuthRequired(PermissionDenied):
     who it is too long ago: the person confirms it first (STYLE: a recent OTP)."""
 
 
-# The session key with the time (``time.time()``) the person last proved who they are:
-# the sign-in, or a later confirmation with a code from their app (or, without two-factor,
-# their password).
+# Session keys with times (``time.time()``): when the person signed in (the session's
+# absolute lifetime counts from it, S15), and when they last proved who they are after
+# that, with a code from their app (or, without two-factor, their password).
+LOGIN_AT = "portal_login_at"
 AUTH_AT = "portal_auth_at"
 
 
 def require_recent_auth(request) -> None:
-    """Raises RecentAuthRequired unless this session proved who it is within
-    ``settings.RECENT_AUTH_SECONDS``. Called by the views of sensitive changes after the
-    access decision, so another tenant's object still answers 404 first."""
-    proved = request.session.get(AUTH_AT)
+    """Raises RecentAuthRequired unless this session proved who it is — signing in counts —
+    within ``settings.RECENT_AUTH_SECONDS``. Called by the views of sensitive changes after
+    the access decision, so another tenant's object still answers 404 first."""
+    proved = request.session.get(AUTH_AT, request.session.get(LOGIN_AT))
     if proved is None or time.time() - proved > settings.RECENT_AUTH_SECONDS:
         raise RecentAuthRequired("recent authentication required")
 
@@ -405,11 +406,10 @@ def chosen_accounts(membership: Membership) -> QuerySet[HostingAccount]:
 
 
 def member_account_give(membership: Membership, account: HostingAccount) -> None:
-    """Let a member limited to chosen accounts act on ``account`` (its own customer's)."""
+    """Let a member limited to chosen accounts act on ``account``; the caller
+    (``accounts.services.membership_account_choose``) checks it is the customer's own."""
     from guardian.shortcuts import assign_perm
 
-    if account.customer_id != membership.customer_id:
-        raise ValueError("an account of another customer")
     assign_perm(MANAGE_ACCOUNT_PERM, membership.user, account)
 
 

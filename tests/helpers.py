@@ -12,7 +12,7 @@ from guardian.shortcuts import assign_perm
 from accounts.models import UserSession
 from accounts.services import LOGIN_AT
 from delegation.models import Grant
-from portal.policy import AUTH_AT, MANAGE_ACCOUNT_PERM, customer_group
+from portal.policy import MANAGE_ACCOUNT_PERM, customer_group
 
 
 def sign_in(client, user, device=None):
@@ -23,7 +23,6 @@ def sign_in(client, user, device=None):
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session[LOGIN_AT] = time.time()
-    session[AUTH_AT] = time.time()  # as complete_login: signing in proves who one is
     if device is not None:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()

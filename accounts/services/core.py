@@ -32,11 +32,10 @@ from accounts.models import (
     hash_secret,
 )
 from portal import mail
-from portal.policy import AUTH_AT
+from portal.policy import AUTH_AT, LOGIN_AT
 
 FIRST_CUSTOMER_NUMBER = 100000
 BACKUP_CODE_COUNT = 10
-LOGIN_AT = "portal_login_at"
 
 
 # --- customers ---------------------------------------------------------------------
@@ -111,8 +110,8 @@ def complete_login(request, user: User, device=None) -> None:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if device is not None:
         otp_login(request, device)
-    request.session[LOGIN_AT] = time.time()
-    request.session[AUTH_AT] = time.time()
+    request.session[LOGIN_AT] = time.time()  # also the first proof of who one is
+    request.session.pop(AUTH_AT, None)
     request.session.save()
     UserSession.objects.create(
         user=user,

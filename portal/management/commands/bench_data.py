@@ -879,7 +879,6 @@ def sign_in(user_id: int, with_device: bool) -> str:
 
     from accounts.models import User, UserSession
     from accounts.services import LOGIN_AT
-    from portal.policy import AUTH_AT
 
     user = User.objects.get(pk=user_id)
     session = SessionStore()
@@ -890,7 +889,6 @@ def sign_in(user_id: int, with_device: bool) -> str:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session[LOGIN_AT] = time.time()
-    session[AUTH_AT] = time.time()
     session.create()
     UserSession.objects.create(
         user=user, session_key=session.session_key, ip="127.0.0.1", user_agent="wrk"
