@@ -49,10 +49,9 @@ class SessionGuardMiddleware:
         started = request.session.get(LOGIN_AT)
         if started is None or time.time() - started > settings.SESSION_ABSOLUTE_SECONDS:
             return False
-        key = request.session.session_key
         now = timezone.now()
-        row = UserSession.objects.filter(session_key=key, user=user).only("last_seen").first()
-        if row is None:
+        row = _user_session(request)
+        if row is None or row.user_id != user.pk:
             return False
         idle = (now - row.last_seen).total_seconds()
         if idle > settings.SESSION_IDLE_SECONDS:
@@ -73,6 +72,22 @@ class SessionGuardMiddleware:
         if isinstance(exception, PermissionDenied):
             record_denial(request)
         return None
+
+
+def _user_session(request):
+    """The session's ``UserSession`` row: as read with the session where the store did
+    (portal.sessions), else looked up."""
+    session = request.session
+    guard_row = getattr(session, "guard_row", None)
+    if guard_row is not None:
+        known, row = guard_row()
+        if known:
+            return row
+    return (
+        UserSession.objects.filter(session_key=session.session_key)
+        .only("user_id", "last_seen")
+        .first()
+    )
 
 
 def _confirm_identity_first(request):

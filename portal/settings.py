@@ -148,8 +148,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions live in the database so that pages keep serving when Redis is down (S26)
-# and so that one person's sessions can be found and ended (S5).
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# and so that one person's sessions can be found and ended (S5); the store reads the
+# session's UserSession row in the same query, for the session guard.
+SESSION_ENGINE = "portal.sessions"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -218,4 +218,4 @@ def test_s15_session_cookie_lifetime_matches_the_absolute_lifetime(settings):
     """S15: the browser drops the cookie no later than the server ends the session."""
     assert settings.SESSION_COOKIE_AGE <= settings.SESSION_ABSOLUTE_SECONDS
     assert settings.SESSION_IDLE_SECONDS < settings.SESSION_ABSOLUTE_SECONDS
-    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+    assert settings.SESSION_ENGINE == "portal.sessions"  # the database store (S26)

@@ -1,0 +1,82 @@
+"""The session store reads the session's UserSession row with the session (portal.sessions,
+make bench): the session guard (S5, S15) then decides without a query of its own, on what
+the database holds at this very request."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import UserSession
+from portal.sessions import SessionStore
+from tests.helpers import sign_in
+
+
+def _reading(queries, table: str) -> list[str]:
+    """The queries that read rows of ``table`` (its columns first in the SELECT)."""
+    return [q["sql"] for q in queries if q["sql"].startswith(f'SELECT "{table}".')]
+
+
+@pytest.mark.django_db
+def test_s5_guard_reads_its_row_with_the_session(owner, customer):
+    """S5: one query reads the session and its UserSession row; none reads the row again."""
+    client = sign_in(Client(), owner)
+    client.get(customer.get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(customer.get_absolute_url()).status_code == 200
+    sessions = _reading(queries.captured_queries, "django_session")
+    assert len(sessions) == 1
+    assert '"accounts_usersession"' in sessions[0]
+    assert _reading(queries.captured_queries, "accounts_usersession") == []
+
+
+@pytest.mark.django_db
+def test_s5_session_ended_elsewhere_ends_on_the_next_request(owner, customer):
+    """S5: the row read with the session is this request's: deleting it (the person ended
+    the session on another device) signs this one out at once."""
+    client = sign_in(Client(), owner)
+    assert client.get(customer.get_absolute_url()).status_code == 200
+    UserSession.objects.filter(user=owner).delete()
+    response = client.get(customer.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+@pytest.mark.django_db
+def test_s5_row_of_another_user_does_not_count(owner, member, customer):
+    """S5: a UserSession row for the key but another user is no proof for this session."""
+    client = sign_in(Client(), owner)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    UserSession.objects.filter(session_key=key).update(user=member)
+    response = client.get(customer.get_absolute_url())
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_guard_row_is_unknown_after_the_key_changed(owner):
+    """S15: after the key rotates (sign-in, two-factor step) the row read for the old key
+    is not used; the guard looks the new key up."""
+    store = SessionStore()
+    store["x"] = 1
+    store.create()
+    UserSession.objects.create(user=owner, session_key=store.session_key)
+    loaded = SessionStore(store.session_key)
+    assert loaded["x"] == 1
+    known, row = loaded.guard_row()
+    assert known and row.user_id == owner.pk
+    loaded.cycle_key()
+    assert loaded.guard_row() == (False, None)
+
+
+@pytest.mark.django_db
+def test_guard_row_without_a_row_is_known_to_be_missing():
+    """S5: a session without its UserSession row is read as "no row", not "unknown"."""
+    store = SessionStore()
+    store["x"] = 1
+    store.create()
+    loaded = SessionStore(store.session_key)
+    assert loaded["x"] == 1
+    assert loaded.guard_row() == (True, None)
+    assert SessionStore("no-such-session-key-0123456789abcdef").load() == {}
