@@ -1,66 +1,128 @@
-"""Sessions in the database (S5, S26), read together with their ``UserSession`` row.
+"""Sessions in the database (S5, S26), read together with their ``UserSession`` row and
+its user.
 
-Every signed-in request reads the session and then, in ``SessionGuardMiddleware``, the
-``UserSession`` row that says the session was not ended elsewhere (S5, S15). Both are
-looked up by the session key, so the store reads the row's id, user and last activity in
-the same query as the session: one round trip less on every signed-in page (make bench).
-The guard still decides on what the database holds at this request; nothing is cached
-across requests.
+Every signed-in request reads the session, then the user (``AuthenticationMiddleware``),
+then the ``UserSession`` row that says the session was not ended elsewhere
+(``SessionGuardMiddleware``, S5, S15). All three are found by the session key, so the store
+reads them in one query: two round trips less on every signed-in page (make bench). The
+guard and the authentication still decide on what the database holds at this request;
+nothing is kept across requests.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthMiddleware
 from django.contrib.sessions.backends import db
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.functional import SimpleLazyObject
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-@dataclass(frozen=True)
-class GuardRow:
-    """The session's ``UserSession`` row as read with the session."""
+class _Row:
+    """What ``load`` needs of a session row."""
 
-    pk: int
-    user_id: int
-    last_seen: datetime
+    def __init__(self, session_data):
+        self.session_data = session_data
 
 
 class SessionStore(db.SessionStore):
-    # What _get_session_from_db found for the session key it loaded: the key, and the row
-    # or None when there is none. None before the session was read.
-    _guard: tuple[str, GuardRow | None] | None = None
+    # For the session key it was read for: the UserSession row with its user, or None
+    # when there is none. None before the session was read.
+    _guard = None
 
     def _get_session_from_db(self):
         from accounts.models import UserSession
 
-        row = UserSession.objects.filter(session_key=OuterRef("session_key"))
         key = self.session_key
+        self._guard = None
         try:
-            session = self.model.objects.annotate(
-                guard_pk=Subquery(row.values("pk")[:1]),
-                guard_user_id=Subquery(row.values("user_id")[:1]),
-                guard_last_seen=Subquery(row.values("last_seen")[:1]),
-            ).get(session_key=key, expire_date__gt=timezone.now())
-        except (self.model.DoesNotExist, SuspiciousOperation) as e:
-            # As Django's store does.
-            if isinstance(e, SuspiciousOperation):
-                logger = logging.getLogger(f"django.security.{e.__class__.__name__}")
-                logger.warning(str(e))
+            session = self.model.objects.filter(
+                session_key=OuterRef("session_key"), expire_date__gt=timezone.now()
+            )
+            row = (
+                UserSession.objects.select_related("user")
+                .annotate(session_data=Subquery(session.values("session_data")[:1]))
+                .filter(session_key=key)
+                .first()
+            )
+            if row is None:
+                # Not signed in (yet): the sign-in and two-factor steps, a chosen language.
+                found = super()._get_session_from_db()
+                if found is not None:
+                    self._guard = (key, None)
+                return found
+            if row.session_data is None:  # the row outlived its session
+                self._session_key = None
+                return None
+        except SuspiciousOperation as e:  # as Django's store does
+            logging.getLogger(f"django.security.{e.__class__.__name__}").warning(str(e))
             self._session_key = None
-            self._guard = None
             return None
-        guard = None
-        if session.guard_pk is not None:
-            guard = GuardRow(session.guard_pk, session.guard_user_id, session.guard_last_seen)
-        self._guard = (key, guard)
-        return session
+        self._guard = (key, row)
+        return _Row(row.session_data)
 
-    def guard_row(self) -> tuple[bool, GuardRow | None]:
-        """(known, row): whether this request read the current session's ``UserSession``
-        row with the session, and the row (None: there is none). Not known after the key
-        changed (sign-in, the two-factor step) or when the session was not read."""
+    def guard_row(self):
+        """(known, row): whether the current session's ``UserSession`` row was read with
+        the session, and the row with its user (None: there is none). Not known after the
+        key changed (sign-in, the two-factor step) or before the session was read."""
         if self._guard is None or self._guard[0] != self.session_key:
             return False, None
         return True, self._guard[1]
+
+
+def get_user(request):
+    """``django.contrib.auth.get_user`` with the user the store read with the session.
+
+    Only the plain case is answered here: the session belongs to that row's user, signed
+    in with the model backend, who may still sign in (``user_can_authenticate``: active)
+    and whose password hash matches the session's. Everything else — another backend, an
+    inactive user, a hash that only a fallback secret verifies or none does — goes to
+    Django's own ``get_user``, which reads the user again and rotates or ends the session
+    as it always does."""
+    session = request.session
+    try:
+        # Reading the session first: that reads the row too.
+        session_user = session[SESSION_KEY]
+        backend_path = session[BACKEND_SESSION_KEY]
+    except KeyError:
+        return auth.get_user(request)
+    guard_row = getattr(session, "guard_row", None)
+    known, row = guard_row() if guard_row is not None else (False, None)
+    if not known or row is None:
+        return auth.get_user(request)
+    user = row.user
+    try:
+        user_id = user._meta.pk.to_python(session_user)
+    except ValidationError:
+        return auth.get_user(request)
+    if user_id != user.pk or backend_path != MODEL_BACKEND:
+        return auth.get_user(request)
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return auth.get_user(request)
+    if not auth.load_backend(backend_path).user_can_authenticate(user):
+        return auth.get_user(request)
+    session_hash = session.get(HASH_SESSION_KEY)
+    if not session_hash or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return auth.get_user(request)
+    return user
+
+
+class AuthenticationMiddleware(DjangoAuthMiddleware):
+    """Django's, with ``request.user`` from :func:`get_user`."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _cached_user(request))
+
+
+def _cached_user(request):
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = get_user(request)
+    return request._cached_user

@@ -90,7 +90,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the user read together with the session (portal/sessions.py).
+    "portal.sessions.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "portal.middleware.SessionGuardMiddleware",
     "portal.middleware.UserLanguageMiddleware",
@@ -149,7 +150,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions live in the database so that pages keep serving when Redis is down (S26)
 # and so that one person's sessions can be found and ended (S5); the store reads the
-# session's UserSession row in the same query, for the session guard.
+# session's UserSession row and its user in the same query, for the authentication and
+# the session guard.
 SESSION_ENGINE = "portal.sessions"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -1,9 +1,10 @@
-"""The session store reads the session's UserSession row with the session (portal.sessions,
-make bench): the session guard (S5, S15) then decides without a query of its own, on what
-the database holds at this very request."""
+"""The session store reads the session's UserSession row and its user with the session
+(portal.sessions, make bench): the authentication and the session guard (S5, S15) then
+decide without queries of their own, on what the database holds at this very request."""
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -20,16 +21,18 @@ def _reading(queries, table: str) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_s5_guard_reads_its_row_with_the_session(owner, customer):
-    """S5: one query reads the session and its UserSession row; none reads the row again."""
+def test_s5_guard_reads_its_row_and_user_with_the_session(owner, customer):
+    """S5: one query reads the session, its UserSession row and the user; nothing reads
+    them again."""
     client = sign_in(Client(), owner)
     client.get(customer.get_absolute_url())
     with CaptureQueriesContext(connection) as queries:
         assert client.get(customer.get_absolute_url()).status_code == 200
-    sessions = _reading(queries.captured_queries, "django_session")
-    assert len(sessions) == 1
-    assert '"accounts_usersession"' in sessions[0]
-    assert _reading(queries.captured_queries, "accounts_usersession") == []
+    first = _reading(queries.captured_queries, "accounts_usersession")
+    assert len(first) == 1
+    assert '"django_session"' in first[0] and '"accounts_user"' in first[0]
+    assert _reading(queries.captured_queries, "django_session") == []
+    assert _reading(queries.captured_queries, "accounts_user") == []
 
 
 @pytest.mark.django_db
@@ -65,7 +68,7 @@ def test_guard_row_is_unknown_after_the_key_changed(owner):
     loaded = SessionStore(store.session_key)
     assert loaded["x"] == 1
     known, row = loaded.guard_row()
-    assert known and row.user_id == owner.pk
+    assert known and row.user == owner
     loaded.cycle_key()
     assert loaded.guard_row() == (False, None)
 
@@ -80,3 +83,37 @@ def test_guard_row_without_a_row_is_known_to_be_missing():
     assert loaded["x"] == 1
     assert loaded.guard_row() == (True, None)
     assert SessionStore("no-such-session-key-0123456789abcdef").load() == {}
+
+
+@pytest.mark.django_db
+def test_s15_password_change_elsewhere_signs_out(owner, customer):
+    """S15: the user read with the session still has to match the session's password hash:
+    after a password change elsewhere the session ends (Django's own check decides)."""
+    client = sign_in(Client(), owner)
+    assert client.get(customer.get_absolute_url()).status_code == 200
+    owner.set_password("another-password-2026")
+    owner.save()
+    assert client.get(customer.get_absolute_url()).status_code == 302
+
+
+@pytest.mark.django_db
+def test_s5_deactivated_user_is_signed_out(owner, customer):
+    """S5: deactivation takes effect on the next request, with the user read with the
+    session."""
+    client = sign_in(Client(), owner)
+    assert client.get(customer.get_absolute_url()).status_code == 200
+    type(owner).objects.filter(pk=owner.pk).update(status="inactive")
+    assert client.get(customer.get_absolute_url()).status_code == 302
+
+
+@pytest.mark.django_db
+def test_session_of_another_backend_is_left_to_django(owner, customer, settings):
+    """S15: a session signed in through a backend that is no longer configured is not
+    signed in, whatever the store read with it."""
+    client = sign_in(Client(), owner)
+    session = client.session
+    session[BACKEND_SESSION_KEY] = "tests.no.such.Backend"
+    session.save()
+    response = client.get(customer.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
