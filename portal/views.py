@@ -46,7 +46,7 @@ def dashboard(request, customer):
             "page": page,
             "delegated_page": delegated_page,
             "can_view_products": request.access.allows(Action.VIEW_ACCOUNT),
-            "sub_account_count": customer.sub_accounts.count() if not customer.parent_id else 0,
+            "sub_account_count": policy.sub_account_count(request.user, customer),
             "access_review_due": review if review is not None and review.is_overdue() else None,
         },
     )

@@ -84,14 +84,29 @@ def test_d4_delegated_accounts_name_content_type_and_permission_by_id(
 
 
 @pytest.mark.django_db
-def test_d4_agency_without_grants_lists_nothing_in_one_query(
+def test_d4_agency_without_grants_lists_nothing_without_a_query(
     delegate, agency, django_assert_num_queries
 ):
-    """D4: the list of an agency is one query (here: the count of the dashboard)."""
+    """D4: a customer that holds no active grant has no delegated accounts; the
+    memberships already say so, and the list costs no query."""
+    policy.customer_access(delegate, agency)  # memberships loaded, as on a page
+    with django_assert_num_queries(0):
+        assert policy.delegated_accounts(delegate, agency).count() == 0
+
+
+@pytest.mark.django_db
+def test_d4_agency_with_a_grant_lists_in_one_query(
+    delegate, agency, customer, owner, account, django_assert_num_queries
+):
+    """D4: with an active grant the list is one query, checked in full (live grant,
+    guardian row, grantor's own account)."""
+    from tests.factories import GrantFactory
+
+    activate_grant(GrantFactory(grantor=customer, agency=agency, created_by=owner), [account])
     policy.customer_access(delegate, agency)  # memberships loaded, as on a page
     policy.delegated_accounts(delegate, agency).count()  # content type cached, as on a page
     with django_assert_num_queries(1):
-        assert policy.delegated_accounts(delegate, agency).count() == 0
+        assert list(policy.delegated_accounts(delegate, agency)) == [account]
 
 
 @pytest.mark.django_db
@@ -104,3 +119,20 @@ def test_d4_stale_guardian_row_without_live_grant_lists_nothing(delegate, agency
     grant.state = grant.State.REVOKED
     grant.save()
     assert list(policy.delegated_accounts(delegate, agency)) == []
+
+
+@pytest.mark.django_db
+def test_c3_sub_account_count_costs_no_query_without_sub_accounts(
+    owner, customer, django_assert_num_queries
+):
+    """C3: the memberships say the customer has no sub-accounts; nothing is counted."""
+    policy.customer_access(owner, customer)  # memberships loaded, as on a page
+    with django_assert_num_queries(0):
+        assert policy.sub_account_count(owner, customer) == 0
+
+
+@pytest.mark.django_db
+def test_c3_sub_account_count_of_a_main_account(main_user, main_customer, sub_customer):
+    """C3: a main account's sub-accounts are counted; a sub-account has none of its own."""
+    assert policy.sub_account_count(main_user, main_customer) == 1
+    assert policy.sub_account_count(main_user, sub_customer) == 0
