@@ -92,7 +92,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's, with the user read together with the session (portal/sessions.py).
     "portal.sessions.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # django-otp's, with the device read together with the session (portal/sessions.py).
+    "portal.sessions.OTPMiddleware",
     "portal.middleware.SessionGuardMiddleware",
     "portal.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -117,3 +117,51 @@ def test_session_of_another_backend_is_left_to_django(owner, customer, settings)
     response = client.get(customer.get_absolute_url())
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def _two_factor_customer(customer):
+    customer.requires_two_factor = True
+    customer.save(update_fields=["requires_two_factor"])
+    return customer
+
+
+@pytest.mark.django_db
+def test_u1_device_of_a_verified_session_is_read_with_the_session(owner, customer, totp_device):
+    """U1: a session verified with the owner's device reaches a customer that requires
+    two-factor; the device was read with the session, so no query looks it up again."""
+    _two_factor_customer(customer)
+    client = sign_in(Client(), owner, totp_device)
+    client.get(customer.get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(customer.get_absolute_url()).status_code == 200
+    assert _reading(queries.captured_queries, "otp_totp_totpdevice") == []
+    first = _reading(queries.captured_queries, "accounts_usersession")[0]
+    assert '"otp_totp_totpdevice"' in first
+
+
+@pytest.mark.django_db
+def test_u1_removed_device_ends_the_verification_on_the_next_request(owner, customer, totp_device):
+    """U1, S5: when the device is removed (staff reset two-factor) or unconfirmed, the
+    session is no longer verified on its very next request."""
+    _two_factor_customer(customer)
+    client = sign_in(Client(), owner, totp_device)
+    assert client.get(customer.get_absolute_url()).status_code == 200
+    type(totp_device).objects.filter(pk=totp_device.pk).update(confirmed=False)
+    response = client.get(customer.get_absolute_url())
+    assert response.status_code == 302
+    assert "two-factor" in response["Location"] or "otp" in response["Location"]
+    type(totp_device).objects.filter(pk=totp_device.pk).delete()
+    assert client.get(customer.get_absolute_url()).status_code == 302
+
+
+@pytest.mark.django_db
+def test_u1_device_of_another_user_does_not_verify(owner, member, customer):
+    """U1: a device id in the session that belongs to someone else verifies nothing, even
+    though the store read a confirmed device of this user."""
+    from tests.factories import TOTPDeviceFactory
+
+    _two_factor_customer(customer)
+    TOTPDeviceFactory(user=owner)
+    other_device = TOTPDeviceFactory(user=member)
+    client = sign_in(Client(), owner, other_device)
+    assert client.get(customer.get_absolute_url()).status_code == 302

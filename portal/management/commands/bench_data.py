@@ -873,12 +873,12 @@ class Builder:
 def sign_in(user_id: int, with_device: bool) -> str:
     """A session as accounts.services.complete_login leaves it: the auth keys, the OTP
     device, ``portal_login_at`` and the UserSession row. Returns the session key."""
-    from django.contrib.sessions.backends.db import SessionStore
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from accounts.models import User, UserSession
     from accounts.services import LOGIN_AT
+    from portal.sessions import SessionStore
 
     user = User.objects.get(pk=user_id)
     session = SessionStore()
