@@ -96,7 +96,12 @@ def audit_events_of(customer: Customer) -> QuerySet[AuditEvent]:
 def access_review_of(customer: Customer) -> AccessReview:
     """The customer's access review (issue 7), or an unsaved one with the defaults: due
     90 days after the customer was created."""
-    review = AccessReview.objects.filter(customer=customer).select_related("confirmed_by").first()
+    if Customer.access_review.is_cached(customer):  # read with the memberships (policy)
+        review = getattr(customer, "access_review", None)
+    else:
+        review = (
+            AccessReview.objects.filter(customer=customer).select_related("confirmed_by").first()
+        )
     if review is None:
         review = AccessReview(customer=customer, due_at=AccessReview.first_due(customer))
     return review

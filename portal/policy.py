@@ -25,7 +25,6 @@ from django.db.models import (
     CharField,
     Exists,
     F,
-    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -220,7 +219,13 @@ def _memberships(user) -> dict[int, Membership]:
         cache = {
             m.customer_id: m
             for m in Membership.objects.filter(user=user)
-            .select_related("customer", "customer__parent")
+            .select_related(
+                "customer",
+                "customer__parent",
+                # The dashboard's reminder and the access overview (issue 7).
+                "customer__access_review",
+                "customer__access_review__confirmed_by",
+            )
             .annotate(customer_has_subs=has_subs, customer_holds_grants=holds_grants)
         }
         user._policy_memberships = cache
@@ -1042,9 +1047,14 @@ def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, Quer
     if customer.parent_id is not None:
         sections[OverviewSection.MAIN_ACCOUNT] = _route_memberships(customer, Via.MAIN_ACCOUNT, at)
     live_pairs = live_delegations(at).filter(grant__grantor=customer)
+    from hosting.models import AccountEvent  # the account history (A4)
+
+    # When the agency last changed one of our accounts through the grant (A4).
+    last_used = AccountEvent.objects.filter(grant_id=OuterRef("pk")).order_by("-at")
     sections[OverviewSection.GRANTS] = (
         Grant.objects.filter(pk__in=live_pairs.values("grant_id"))
         .select_related("agency")
+        .annotate(last_used=Subquery(last_used.values("at")[:1]))
         .order_by(F("ends_at").asc(nulls_last=True), "-pk")
     )
     authorised = authorised_contacts(customer, at)
@@ -1178,8 +1188,6 @@ def _main_account_rows(customer, memberships, at) -> list[OverviewRow]:
 
 
 def _grant_rows(customer, grants, at) -> list[OverviewRow]:
-    from hosting.models import AccountEvent  # the account history (A4)
-
     ids = [g.pk for g in grants]
     accounts: dict[int, list[HostingAccount]] = {pk: [] for pk in ids}
     for pair in (
@@ -1196,13 +1204,6 @@ def _grant_rows(customer, grants, at) -> list[OverviewRow]:
         .order_by("user__last_name", "user__first_name", "user__email")
     ):
         delegates.setdefault(m.customer_id, []).append(m.user)
-    # When the agency last changed one of our accounts through the grant (A4).
-    last_used = dict(
-        AccountEvent.objects.filter(grant_id__in=ids)
-        .values("grant_id")
-        .annotate(last=Max("at"))
-        .values_list("grant_id", "last")
-    )
     rows = []
     for grant in grants:
         reason = Access(Via.GRANT, customer, grant=grant).reason
@@ -1219,7 +1220,7 @@ def _grant_rows(customer, grants, at) -> list[OverviewRow]:
                 until=grant.ends_at,
                 state=grant.effective_state(at),
                 state_label=grant.State(grant.effective_state(at)).label,
-                last_activity=last_used.get(grant.pk),
+                last_activity=grant.last_used,
                 ending_soon=_ending_soon(grant.ends_at, at),
             )
         )

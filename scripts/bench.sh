@@ -79,7 +79,9 @@ if services_up; then
     log "reusing the running PostgreSQL and Redis (.run/env)"
 else
     owned_services=1
-    bash scripts/services.sh start
+    # Without the lock's descriptor: servers left running (BENCH_KEEP) must not hold it,
+    # or the next run could not take it.
+    bash scripts/services.sh start 9>&-
     # shellcheck source=/dev/null
     . .run/env
 fi
@@ -123,7 +125,7 @@ static_seconds=$(since "$t")
 # --- the server ------------------------------------------------------------------------
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 gunicorn portal.wsgi:application --bind "127.0.0.1:$port" --workers 2 \
-    --access-logfile "$work/access.log" --error-logfile "$work/gunicorn.log" &
+    --access-logfile "$work/access.log" --error-logfile "$work/gunicorn.log" 9>&- &
 gunicorn_pid=$!
 for _ in $(seq 150); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

@@ -51,7 +51,7 @@ start_services() {
     trap 'bash scripts/services.sh stop' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    bash scripts/services.sh start || exit 1
+    bash scripts/services.sh start 9>&- || exit 1
     # shellcheck source=/dev/null
     . .run/env
 }

@@ -136,3 +136,35 @@ def test_c3_sub_account_count_of_a_main_account(main_user, main_customer, sub_cu
     """C3: a main account's sub-accounts are counted; a sub-account has none of its own."""
     assert policy.sub_account_count(main_user, main_customer) == 1
     assert policy.sub_account_count(main_user, sub_customer) == 0
+
+
+@pytest.mark.django_db
+def test_access_review_comes_with_the_memberships(owner, customer, django_assert_num_queries):
+    """The access review (issue 7) of a customer of one's own is read with the memberships:
+    the dashboard's reminder and the access overview need no query for it."""
+    from django.utils import timezone
+
+    from accounts.models import AccessReview
+    from accounts.selectors import access_review_of
+
+    AccessReview.objects.create(
+        customer=customer,
+        due_at=timezone.now(),
+        confirmed_at=timezone.now(),
+        confirmed_by=owner,
+    )
+    page_customer = policy.get_customer_for(_request(owner), customer.number)
+    with django_assert_num_queries(0):
+        review = access_review_of(page_customer)
+        assert review.pk is not None and review.confirmed_by == owner
+
+
+@pytest.mark.django_db
+def test_access_review_without_a_row_has_the_defaults(owner, customer, django_assert_num_queries):
+    """Issue 7: no review row yet: an unsaved one due after the first interval, no query."""
+    from accounts.selectors import access_review_of
+
+    page_customer = policy.get_customer_for(_request(owner), customer.number)
+    with django_assert_num_queries(0):
+        review = access_review_of(page_customer)
+    assert review.pk is None and review.due_at > customer.created_at
