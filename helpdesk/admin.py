@@ -10,9 +10,12 @@ customer, indexes that match each filter with the list's order.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
@@ -170,6 +173,31 @@ def _admin_link(name: str, *args, query: str = "") -> str | None:
         return None
 
 
+class TicketChangeList(ChangeList):
+    """The admin's list, each row's links to the ticket carrying the list's search and
+    filters (``_changelist_filters``) as Django's admin makes them, worked out once per
+    page: Django resolves every link again to learn that it is a change page, which for
+    50 rows with two links each was about 10 ms per view (make bench)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.row_filters = self.preserved_filters
+        self.preserved_filters = ""  # the row links carry them already
+        self._row_query = None
+
+    def url_for_result(self, result):
+        url = super().url_for_result(result)
+        if not self.row_filters:
+            return url
+        if self._row_query is None:
+            # Django's own answer for one row: the same query string for every row.
+            linked = add_preserved_filters(
+                {"preserved_filters": self.row_filters, "opts": self.opts}, url
+            )
+            self._row_query = urlsplit(linked).query
+        return f"{url}?{self._row_query}" if self._row_query else url
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
@@ -195,6 +223,10 @@ class TicketAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice: a full scan each
     paginator = CappedCountPaginator
     ordering = ["-updated_at", "-id"]
+
+    def get_changelist(self, request, **kwargs):
+        return TicketChangeList
+
     view_on_site = False  # the portal page is the customer's, not staff's
     raw_id_fields = ["customer", "account"]
     readonly_fields = [

@@ -245,3 +245,25 @@ def test_admin_attachment_download(staff, ticket):
     )
     assert response["Content-Type"] == "application/octet-stream"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_h4_row_links_keep_the_search_as_django_makes_them(staff, customer):
+    """H4: from a search, each ticket's link brings staff back to the same search after
+    saving (Django's ``_changelist_filters``), exactly as Django's admin writes it."""
+    from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+
+    tickets = TicketFactory.create_batch(
+        2, customer=customer, subject="Mailbox full", status="open"
+    )
+    response = changelist(staff, q="mailbox", status="open")
+    html = response.content.decode()
+    preserved = response.context["cl"].row_filters
+    assert preserved
+    for ticket in tickets:
+        expected = add_preserved_filters(
+            {"preserved_filters": preserved, "opts": Ticket._meta}, change_url(ticket)
+        )
+        assert "_changelist_filters=" in expected
+        assert f'href="{expected}"' in html
+    plain = changelist(staff).content.decode()
+    assert f'href="{change_url(tickets[0])}"' in plain
