@@ -132,25 +132,28 @@ def access_overview(request, customer):
             else Customer.objects.none(),
         },
     )
-    sections = []
+    pages = {}
     for section, queryset in querysets.items():
         paginator = Paginator(queryset, PAGE_SIZE)
         paginator.count = counts[str(section)]  # counted above, with the others
-        page = paginator.get_page(request.GET.get(_page_param(section)))
-        rows = policy.overview_rows(customer, section, page.object_list, at)
-        sections.append(
-            {
-                "key": str(section),
-                "title": policy.OVERVIEW_TITLES[section],
-                "page": page,
-                "param": _page_param(section),
-                "links": _page_links(request, _page_param(section), page),
-                "rows": [
-                    {"row": row, "can": _actions(request, customer, row, main_access)}
-                    for row in rows
-                ],
-            }
-        )
+        pages[section] = paginator.get_page(request.GET.get(_page_param(section)))
+    rows = policy.overview_page_rows(
+        customer, {section: page.object_list for section, page in pages.items()}, at
+    )
+    sections = [
+        {
+            "key": str(section),
+            "title": policy.OVERVIEW_TITLES[section],
+            "page": page,
+            "param": _page_param(section),
+            "links": _page_links(request, _page_param(section), page),
+            "rows": [
+                {"row": row, "can": _actions(request, customer, row, main_access)}
+                for row in rows[section]
+            ],
+        }
+        for section, page in pages.items()
+    ]
     review = selectors.access_review_of(customer)
     return render(
         request,

@@ -26,7 +26,6 @@ from django.db.models import (
     Exists,
     F,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -412,6 +411,23 @@ def restricted_account_ids(customer_id: int, user_ids) -> dict[int, set[int]]:
     for user_id, object_pk in rows:
         chosen[user_id].add(int(object_pk))
     return chosen
+
+
+def _restricted_account_names(customer_id: int, user_ids) -> dict[int, list[str]]:
+    """``restricted_account_ids`` with the accounts' names, in the same single query."""
+    names: dict[int, list[str]] = {pk: [] for pk in user_ids}
+    own = HostingAccount.objects.filter(customer_id=customer_id).annotate(
+        pk_text=Cast("pk", CharField())
+    )
+    rows = (
+        _manage_permission_rows(UserObjectPermission)
+        .filter(user_id__in=list(names), object_pk__in=own.values("pk_text"))
+        .annotate(name=Subquery(own.filter(pk_text=OuterRef("object_pk")).values("name")[:1]))
+        .values_list("user_id", "name")
+    )
+    for user_id, name in rows:
+        names[user_id].append(name)
+    return names
 
 
 def chosen_accounts(membership: Membership) -> QuerySet[HostingAccount]:
@@ -1081,15 +1097,11 @@ def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, Quer
         .select_related("invited_by")
         .order_by("-usable", "expires_at", "-pk")
     )
-    own_accounts = Prefetch(
-        "accounts",
-        queryset=HostingAccount.objects.filter(customer=customer).order_by("kind", "name"),
-    )
+    # The grants' hosting accounts: overview_page_rows reads them for all sections at once.
     sections[OverviewSection.GRANT_KEYS] = (
         Grant.objects.open(at)
         .filter(grantor=customer)
         .select_related("agency")
-        .prefetch_related(own_accounts)
         .order_by("key_expires_at", "-pk")
     )
     sections[OverviewSection.ENDED_GRANTS] = (
@@ -1099,7 +1111,6 @@ def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, Quer
         .annotate(ended_on=_grant_ended_on())
         .filter(ended_on__gte=cutoff)
         .select_related("agency")
-        .prefetch_related(own_accounts)
         .order_by("-ended_on", "-pk")
     )
     return sections
@@ -1107,8 +1118,25 @@ def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, Quer
 
 def overview_rows(customer: Customer, section: OverviewSection, objects, at=None):
     """Rows for one page (or batch) of a section; a fixed number of queries per call."""
+    return overview_page_rows(customer, {section: objects}, at)[section]
+
+
+def overview_page_rows(customer: Customer, pages: dict, at=None) -> dict[OverviewSection, list]:
+    """Rows for one page of each section in ``pages`` (section: its objects), with a fixed
+    number of queries: the hosting accounts of the live, pending and ended grants on the
+    page are one query for all three sections (make bench)."""
     at = at or timezone.now()
-    objects = list(objects)
+    pages = {section: list(objects) for section, objects in pages.items()}
+    accounts = _grant_accounts(
+        customer,
+        live_ids=[g.pk for g in pages.get(OverviewSection.GRANTS, [])],
+        own_ids=[
+            g.pk
+            for section in (OverviewSection.GRANT_KEYS, OverviewSection.ENDED_GRANTS)
+            for g in pages.get(section, [])
+        ],
+        at=at,
+    )
     build = {
         OverviewSection.MEMBERS: _member_rows,
         OverviewSection.MAIN_ACCOUNT: _main_account_rows,
@@ -1117,8 +1145,31 @@ def overview_rows(customer: Customer, section: OverviewSection, objects, at=None
         OverviewSection.INVITATIONS: _invitation_rows,
         OverviewSection.GRANT_KEYS: _grant_key_rows,
         OverviewSection.ENDED_GRANTS: _ended_grant_rows,
-    }[section]
-    return build(customer, objects, at) if objects else []
+    }
+    return {
+        section: build[section](customer, objects, at, accounts) if objects else []
+        for section, objects in pages.items()
+    }
+
+
+def _grant_accounts(customer, *, live_ids, own_ids, at) -> dict[int, list[HostingAccount]]:
+    """Hosting accounts by grant: for live grants those the agency reaches now (D4, S6),
+    for pending and ended ones those of the grant that are still the customer's own."""
+    accounts: dict[int, list[HostingAccount]] = {pk: [] for pk in [*live_ids, *own_ids]}
+    if not accounts:
+        return accounts
+    pairs = Q()
+    if live_ids:
+        pairs |= Q(pk__in=live_delegations(at).filter(grant_id__in=live_ids).values("pk"))
+    if own_ids:
+        pairs |= Q(grant_id__in=own_ids, hostingaccount__customer=customer)
+    for pair in (
+        Grant.accounts.through.objects.filter(pairs)
+        .select_related("hostingaccount")
+        .order_by("hostingaccount__kind", "hostingaccount__name", "pk")
+    ):
+        accounts[pair.grant_id].append(pair.hostingaccount)
+    return accounts
 
 
 def _person(user: User) -> str:
@@ -1145,7 +1196,7 @@ def _membership_row(section, customer, membership, via, at) -> OverviewRow:
     )
 
 
-def _member_rows(customer, memberships, at) -> list[OverviewRow]:
+def _member_rows(customer, memberships, at, accounts=None) -> list[OverviewRow]:
     rows = [
         _membership_row(OverviewSection.MEMBERS, customer, m, Via.MEMBERSHIP, at)
         for m in memberships
@@ -1153,15 +1204,10 @@ def _member_rows(customer, memberships, at) -> list[OverviewRow]:
     # Members restricted to chosen hosting accounts reach only those (U3): name them.
     restricted = [m for m in memberships if m.restricted_to_accounts and not m.is_owner]
     if restricted:
-        chosen = restricted_account_ids(customer.pk, [m.user_id for m in restricted])
-        names = dict(
-            HostingAccount.objects.filter(pk__in=set().union(*chosen.values()) or [0]).values_list(
-                "pk", "name"
-            )
-        )
+        chosen = _restricted_account_names(customer.pk, [m.user_id for m in restricted])
         for row in rows:
             if row.obj in restricted:
-                accounts = sorted(names[pk] for pk in chosen[row.obj.user_id] if pk in names)
+                accounts = sorted(chosen[row.obj.user_id])
                 row.details.append(
                     _("only these hosting accounts: %(names)s")
                     % {"names": ", ".join(accounts) or _("none chosen yet")}
@@ -1169,7 +1215,7 @@ def _member_rows(customer, memberships, at) -> list[OverviewRow]:
     return rows
 
 
-def _main_account_rows(customer, memberships, at) -> list[OverviewRow]:
+def _main_account_rows(customer, memberships, at, accounts=None) -> list[OverviewRow]:
     # Since when: the later of joining the main account and this customer's link to it.
     linked_at = (
         SubAccountLinkRequest.objects.filter(
@@ -1187,16 +1233,7 @@ def _main_account_rows(customer, memberships, at) -> list[OverviewRow]:
     return rows
 
 
-def _grant_rows(customer, grants, at) -> list[OverviewRow]:
-    ids = [g.pk for g in grants]
-    accounts: dict[int, list[HostingAccount]] = {pk: [] for pk in ids}
-    for pair in (
-        live_delegations(at)
-        .filter(grant_id__in=ids)
-        .select_related("hostingaccount")
-        .order_by("hostingaccount__kind", "hostingaccount__name")
-    ):
-        accounts[pair.grant_id].append(pair.hostingaccount)
+def _grant_rows(customer, grants, at, accounts) -> list[OverviewRow]:
     delegates: dict[int, list[User]] = {}
     for m in (
         delegate_memberships({g.agency_id for g in grants})
@@ -1227,7 +1264,7 @@ def _grant_rows(customer, grants, at) -> list[OverviewRow]:
     return rows
 
 
-def _contact_rows(customer, contacts, at) -> list[OverviewRow]:
+def _contact_rows(customer, contacts, at, accounts=None) -> list[OverviewRow]:
     rows = []
     for contact in contacts:
         reasons = []
@@ -1257,7 +1294,7 @@ def _contact_rows(customer, contacts, at) -> list[OverviewRow]:
     return rows
 
 
-def _invitation_rows(customer, invitations, at) -> list[OverviewRow]:
+def _invitation_rows(customer, invitations, at, accounts=None) -> list[OverviewRow]:
     rows = []
     for invitation in invitations:
         state = invitation.shown_state
@@ -1290,7 +1327,7 @@ def _key_deadline(grant: Grant):
     return grant.key_expires_at
 
 
-def _grant_key_rows(customer, grants, at) -> list[OverviewRow]:
+def _grant_key_rows(customer, grants, at, accounts) -> list[OverviewRow]:
     rows = []
     for grant in grants:
         until = _key_deadline(grant)
@@ -1304,7 +1341,7 @@ def _grant_key_rows(customer, grants, at) -> list[OverviewRow]:
                 )
                 % {"id": grant.pk},
                 obj=grant,
-                accounts=list(grant.accounts.all()),
+                accounts=accounts[grant.pk],
                 details=[_("key begins with %(prefix)s") % {"prefix": grant.key_display_prefix}],
                 since=grant.created_at,
                 until=until,
@@ -1316,7 +1353,7 @@ def _grant_key_rows(customer, grants, at) -> list[OverviewRow]:
     return rows
 
 
-def _ended_grant_rows(customer, grants, at) -> list[OverviewRow]:
+def _ended_grant_rows(customer, grants, at, accounts) -> list[OverviewRow]:
     rows = []
     for grant in grants:
         state = grant.effective_state(at)
@@ -1327,7 +1364,7 @@ def _ended_grant_rows(customer, grants, at) -> list[OverviewRow]:
                 organisation=grant.agency.display_number,
                 reason=_("grant #%(id)s, no access any more") % {"id": grant.pk},
                 obj=grant,
-                accounts=list(grant.accounts.all()),
+                accounts=accounts[grant.pk],
                 since=grant.approved_at or grant.created_at,
                 until=grant.ended_on,
                 state=state,
