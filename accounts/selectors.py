@@ -5,7 +5,7 @@ Each takes the customer the view already obtained through the policy; none decid
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import (
@@ -68,23 +68,27 @@ def sub_accounts_of(main: Customer) -> QuerySet[Customer]:
     )
 
 
-def link_requests_sent(main: Customer) -> QuerySet[SubAccountLinkRequest]:
-    """Requests the main account made that still wait for the other customer's owner."""
-    return (
-        SubAccountLinkRequest.objects.filter(main=main, state=SubAccountLinkRequest.State.PENDING)
-        .select_related("sub", "requested_by")
-        .order_by("-created_at")
+def pending_link_requests(
+    customer: Customer, *, sent: bool, received: bool
+) -> tuple[list[SubAccountLinkRequest], list[SubAccountLinkRequest]]:
+    """Requests still waiting for an owner (C2), in one query: those the customer made as a
+    main account (``sent``) and those to link it as a sub-account of another
+    (``received``); each list only when asked for, newest first."""
+    wanted = Q()
+    if sent:
+        wanted |= Q(main=customer)
+    if received:
+        wanted |= Q(sub=customer)
+    if not wanted:
+        return [], []
+    rows = list(
+        SubAccountLinkRequest.objects.filter(wanted, state=SubAccountLinkRequest.State.PENDING)
+        .select_related("main", "sub", "requested_by")
+        .order_by("-created_at", "-pk")
     )
-
-
-def link_requests_received(customer: Customer) -> QuerySet[SubAccountLinkRequest]:
-    """Requests to link this customer as a sub-account of another, waiting for its owner."""
     return (
-        SubAccountLinkRequest.objects.filter(
-            sub=customer, state=SubAccountLinkRequest.State.PENDING
-        )
-        .select_related("main", "requested_by")
-        .order_by("-created_at")
+        [r for r in rows if sent and r.main_id == customer.pk],
+        [r for r in rows if received and r.sub_id == customer.pk],
     )
 
 

@@ -44,6 +44,9 @@ def sub_account_list(request, customer):
         subs = Paginator(selectors.sub_accounts_of(customer), PAGE_SIZE).get_page(
             request.GET.get("page")
         )
+    sent, received = selectors.pending_link_requests(
+        customer, sent=may_order, received=policy.may_answer_link_requests(access)
+    )
     return render(
         request,
         "accounts/sub_account_list.html",
@@ -51,12 +54,8 @@ def sub_account_list(request, customer):
             "customer": customer,
             "page": subs,
             "may_order": may_order,
-            "sent": list(selectors.link_requests_sent(customer)) if may_order else [],
-            "received": (
-                list(selectors.link_requests_received(customer))
-                if policy.may_answer_link_requests(access)
-                else []
-            ),
+            "sent": sent,
+            "received": received,
         },
     )
 

@@ -99,7 +99,8 @@ def _detail(request, ticket, form, status=200):
             "customer": ticket.customer,
             "ticket": ticket,
             "conversation": selectors.conversation(ticket),
-            "copied": ticket.participants.order_by("email").values_list("email", flat=True),
+            # Read with the access check (policy.ticket_access).
+            "copied": sorted(p.email for p in ticket.participants.all()),
             "form": form,
             "access": access,
             "can_close": access.allows(TicketAction.CLOSE),

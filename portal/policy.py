@@ -853,13 +853,18 @@ def ticket_access(user, ticket) -> TicketAccess | None:
     """How the user sees ``ticket``, or None when they do not see it at all."""
     if ticket.customer_id is None or not user_may_act(user):
         return None
-    from django.db.models import Q
-
     from helpdesk.models import Participant
 
     email = user.email.lower()
     is_requester = ticket.requester_id == user.pk or ticket.requester_email == email
-    is_copied = Participant.objects.filter(Q(user=user) | Q(email=email), ticket=ticket).exists()
+    if "participants" in getattr(ticket, "_prefetched_objects_cache", {}):
+        # Read with the ticket for this page (get_ticket_for), which lists them too.
+        copied = ticket.participants.all()
+        is_copied = any(p.user_id == user.pk or p.email == email for p in copied)
+    else:
+        is_copied = Participant.objects.filter(
+            Q(user=user) | Q(email=email), ticket=ticket
+        ).exists()
     access = customer_access(user, ticket.customer)
     if access is not None:
         if is_manager(user, ticket.customer):
@@ -884,6 +889,7 @@ def get_ticket_for(request, customer: int, ticket_id: int, action: TicketAction)
         Ticket.objects.select_related(
             "customer", "customer__parent", "account", "account__customer", "requester"
         )
+        .prefetch_related("participants")  # who is in copy: the access check and the page
         .filter(pk=ticket_id, customer__number=customer)
         .first()
     )

@@ -269,3 +269,27 @@ def test_collective_invoice_option(client_for, main_user, main_customer, sub_cus
     assert AuditEvent.objects.filter(
         action="sub_account.collective_invoice_on", customer=main_customer
     ).exists()
+
+
+def test_c2_waiting_requests_sent_and_received_in_one_query(
+    client_for, main_user, main_customer, other_customer
+):
+    """C2: the page lists the requests the main account sent and those it received to
+    become someone's sub-account; both come from one query."""
+    sent = LinkRequestFactory(main=main_customer, sub=other_customer, requested_by=main_user)
+    received = LinkRequestFactory(sub=main_customer, main=CustomerFactory(name="Bigger Main"))
+    LinkRequestFactory(main=other_customer, sub=CustomerFactory(name="Not ours"))
+    client = client_for(main_user)
+    url = reverse("accounts:sub_account_list", kwargs={"customer": main_customer.number})
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert response.context["sent"] == [sent]
+    assert response.context["received"] == [received]
+    reading = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "accounts_subaccountlinkrequest".')
+    ]
+    assert len(reading) == 1

@@ -508,3 +508,19 @@ def test_isolation_makers_make_reachable_objects(client_for, owner, customer, ou
     assert b"ticket-marker subject" in client.get(ticket_url(ticket)).content
     assert client.get(file_url(ticket, attachment)).status_code == 200
     assert signed_in(outsider).get(file_url(ticket, attachment)).status_code == 404
+
+
+def test_h3_copied_person_is_read_once_with_the_ticket(client_for, member, customer):
+    """H3: a person in copy sees the ticket; who is in copy is read once, with the ticket,
+    for both the access check and the page's list of people in copy (make bench)."""
+    copied = TicketFactory(customer=customer, subject="Copied ticket about the shop")
+    ParticipantFactory(ticket=copied, email="zoe@example.com")
+    ParticipantFactory(ticket=copied, email=member.email)
+    client = client_for(member)
+    client.get(ticket_url(copied))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(ticket_url(copied))
+    assert response.status_code == 200
+    reading = [q["sql"] for q in queries.captured_queries if '"helpdesk_participant"' in q["sql"]]
+    assert len(reading) == 1
+    assert response.context["copied"] == sorted([member.email, "zoe@example.com"])
