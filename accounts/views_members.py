@@ -23,7 +23,7 @@ from accounts.forms import (
 )
 from accounts.models import HostingAccount, Invitation, Membership
 from portal import policy
-from portal.pagination import CappedCountPaginator
+from portal.pagination import CappedCountPaginator, count_together
 from portal.policy import Action
 
 PAGE_SIZE = 25
@@ -42,10 +42,17 @@ def _error_text(error: ValidationError) -> str:
 def member_list(request, customer):
     """Members with their permissions, and every invitation with its state (U2, U3)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
-    members = Paginator(selectors.members_of(customer), PAGE_SIZE).get_page(request.GET.get("page"))
-    invitations = Paginator(selectors.invitations_of(customer), PAGE_SIZE).get_page(
-        request.GET.get("ipage")
-    )
+    lists = {
+        "members": selectors.members_of(customer),
+        "invitations": selectors.invitations_of(customer),
+    }
+    counts = count_together(customer, lists)  # both lists counted in one query
+    pages = {}
+    for key, param in (("members", "page"), ("invitations", "ipage")):
+        paginator = Paginator(lists[key], PAGE_SIZE)
+        paginator.count = counts[key]
+        pages[key] = paginator.get_page(request.GET.get(param))
+    members, invitations = pages["members"], pages["invitations"]
     reported = selectors.users_reported_left(customer)
     rows = [
         {

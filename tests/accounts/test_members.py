@@ -77,6 +77,23 @@ def test_list_query_count_is_fixed(client_for, owner, customer):
     assert count() == small
 
 
+def test_u2_members_and_invitations_counted_in_one_query(client_for, owner, customer):
+    """U2: both lists page on their own; their totals come from one query, and a page past
+    the first shows the right rows."""
+    MembershipFactory.create_batch(30, customer=customer)
+    InvitationFactory.create_batch(27, customer=customer)
+    client = client_for(owner)
+    client.get(list_url(customer))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(list_url(customer) + "?page=2&ipage=2")
+    counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counting) == 1
+    assert response.context["page"].paginator.count == 31  # and the owner
+    assert response.context["invitations"].paginator.count == 27
+    assert len(response.context["page"].object_list) == 6
+    assert len(response.context["invitations"].object_list) == 2
+
+
 def test_users_pages_answer_anonymous_outsider_and_forbidden(
     client, client_for, owner, member, outsider, customer
 ):
