@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Customer, HostingAccount
-from delegation.models import Grant, GrantEvent, GrantRequest
+from delegation.models import Grant, GrantEvent, GrantRequest, pending_first
 
 _ACCOUNTS = Prefetch(
     "accounts",
@@ -37,13 +37,7 @@ def grants_received(agency: Customer) -> QuerySet[Grant]:
     return (
         Grant.objects.addressed_to(agency)
         .prefetch_related("grantor", _ACCOUNTS)
-        .annotate(
-            pending_first=Case(
-                When(state=Grant.State.PENDING, then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            )
-        )
+        .annotate(pending_first=pending_first())  # an index serves this order
         .order_by("pending_first", "-created_at", "-pk")
     )
 

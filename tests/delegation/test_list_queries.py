@@ -22,3 +22,17 @@ def test_d3_received_grants_page_joins_no_grantors(agency):
     assert "accounts_customer" not in listing
     assert [g.grantor.name for g in page] == ["Grantor 3", "Grantor 2", "Grantor 0"]
     assert len(queries.captured_queries) == 3  # grants, grantors, accounts
+
+
+@pytest.mark.django_db
+def test_d3_received_grants_order_is_served_by_an_index(agency):
+    """D3: the agency's list (pending first, then newest) reads its page from the index
+    ``grant_agency_list`` in that order; nothing sorts all of the agency's grants (make
+    bench: 6,000 grants, 4.5 ms per view before)."""
+    for n in range(3):
+        GrantFactory(grantor=CustomerFactory(name=f"Grantor {n}"), agency=agency)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test table is tiny
+        plan = selectors.grants_received(agency)[:25].explain()
+    assert "grant_agency_list" in plan
+    assert "Sort" not in plan
