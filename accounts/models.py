@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -164,6 +165,13 @@ class Customer(models.Model):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["number"]
+        indexes = [
+            # A main account's sub-accounts in the orders the pages show them: the
+            # account switcher (case-blind) and the sub-account list (make bench: a
+            # thousand sub-accounts read for a page of 16 or 25).
+            models.Index(F("parent"), Lower("name"), F("number"), name="customer_sub_switcher"),
+            models.Index(fields=["parent", "name", "number"], name="customer_sub_list"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(parent=F("id")), name="customer_not_own_parent"),
             # Only a sub-account can be on a main account's collective invoice (C4).
