@@ -21,6 +21,7 @@ from accounts.audit import audit
 from accounts.models import Customer, User, UserSession
 from portal import policy
 from portal.policy import LOGIN_AT, RecentAuthRequired, TwoFactorRequired
+from portal.sessions import guard_row
 
 # A language chosen before signing in (on the sign-in page), kept in the session until
 # the person is known.
@@ -77,14 +78,11 @@ class SessionGuardMiddleware:
 def _user_session(request):
     """The session's ``UserSession`` row: as read with the session where the store did
     (portal.sessions), else looked up."""
-    session = request.session
-    guard_row = getattr(session, "guard_row", None)
-    if guard_row is not None:
-        known, row = guard_row()
-        if known:
-            return row
+    known, row = guard_row(request.session)
+    if known:
+        return row
     return (
-        UserSession.objects.filter(session_key=session.session_key)
+        UserSession.objects.filter(session_key=request.session.session_key)
         .only("user_id", "last_seen")
         .first()
     )

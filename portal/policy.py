@@ -392,23 +392,28 @@ def _manage_permission_rows(model) -> QuerySet:
     return model.objects.filter(content_type_id=content_type.pk, permission_id=Subquery(permission))
 
 
+def _restricted_rows(customer_id: int, user_ids: list[int]):
+    """The customer's hosting accounts (with ``pk_text``, guardian's ``object_pk``) and
+    the guardian rows giving one of them to one of ``user_ids`` (held by the user, not by
+    a group)."""
+    own = HostingAccount.objects.filter(customer_id=customer_id).annotate(
+        pk_text=Cast("pk", CharField())
+    )
+    rows = _manage_permission_rows(UserObjectPermission).filter(
+        user_id__in=user_ids, object_pk__in=own.values("pk_text")
+    )
+    return own, rows
+
+
 def restricted_account_ids(customer_id: int, user_ids) -> dict[int, set[int]]:
     """For members restricted to chosen hosting accounts: which of the customer's accounts
-    each user was given (guardian permissions held by the user, not by a group). One query
-    for any number of users."""
+    each user was given. One query for any number of users."""
     user_ids = list(user_ids)
     chosen: dict[int, set[int]] = {pk: set() for pk in user_ids}
     if not user_ids:
         return chosen
-    own = HostingAccount.objects.filter(customer_id=customer_id).annotate(
-        pk_text=Cast("pk", CharField())
-    )
-    rows = (
-        _manage_permission_rows(UserObjectPermission)
-        .filter(user_id__in=user_ids, object_pk__in=own.values("pk_text"))
-        .values_list("user_id", "object_pk")
-    )
-    for user_id, object_pk in rows:
+    _own, rows = _restricted_rows(customer_id, user_ids)
+    for user_id, object_pk in rows.values_list("user_id", "object_pk"):
         chosen[user_id].add(int(object_pk))
     return chosen
 
@@ -416,16 +421,11 @@ def restricted_account_ids(customer_id: int, user_ids) -> dict[int, set[int]]:
 def _restricted_account_names(customer_id: int, user_ids) -> dict[int, list[str]]:
     """``restricted_account_ids`` with the accounts' names, in the same single query."""
     names: dict[int, list[str]] = {pk: [] for pk in user_ids}
-    own = HostingAccount.objects.filter(customer_id=customer_id).annotate(
-        pk_text=Cast("pk", CharField())
+    own, rows = _restricted_rows(customer_id, list(names))
+    named = rows.annotate(
+        name=Subquery(own.filter(pk_text=OuterRef("object_pk")).values("name")[:1])
     )
-    rows = (
-        _manage_permission_rows(UserObjectPermission)
-        .filter(user_id__in=list(names), object_pk__in=own.values("pk_text"))
-        .annotate(name=Subquery(own.filter(pk_text=OuterRef("object_pk")).values("name")[:1]))
-        .values_list("user_id", "name")
-    )
-    for user_id, name in rows:
+    for user_id, name in named.values_list("user_id", "name"):
         names[user_id].append(name)
     return names
 

@@ -103,6 +103,12 @@ class SessionStore(db.SessionStore):
         return True, self._guard[1]
 
 
+def guard_row(session):
+    """``SessionStore.guard_row`` of any session: not known for another store."""
+    read = getattr(session, "guard_row", None)
+    return read() if read is not None else (False, None)
+
+
 def get_user(request):
     """``django.contrib.auth.get_user`` with the user the store read with the session.
 
@@ -119,8 +125,7 @@ def get_user(request):
         backend_path = session[BACKEND_SESSION_KEY]
     except KeyError:
         return auth.get_user(request)
-    guard_row = getattr(session, "guard_row", None)
-    known, row = guard_row() if guard_row is not None else (False, None)
+    known, row = guard_row(session)
     if not known or row is None:
         return auth.get_user(request)
     user = row.user
@@ -145,8 +150,7 @@ def verified_device(request, user, persistent_id: str):
     confirmed device of ``user`` at this request; None when it did not (then django-otp
     looks it up itself). The device is loaded only when something uses more of it than
     that it is there (``is_verified``)."""
-    guard_row = getattr(request.session, "guard_row", None)
-    known, row = guard_row() if guard_row is not None else (False, None)
+    known, row = guard_row(request.session)
     if not known or row is None or row.user_id != user.pk:
         return None
     for name, model in _device_models().items():

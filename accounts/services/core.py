@@ -33,6 +33,7 @@ from accounts.models import (
 )
 from portal import mail
 from portal.policy import AUTH_AT, LOGIN_AT
+from portal.sessions import MODEL_BACKEND
 
 FIRST_CUSTOMER_NUMBER = 100000
 BACKUP_CODE_COUNT = 10
@@ -107,7 +108,8 @@ def complete_login(request, user: User, device=None) -> None:
     session recorded so it can be listed and ended, the user's language, the audit."""
     request.session.pop("otp_pending_user", None)
     request.session.pop("otp_pending_at", None)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # The backend whose sessions portal.sessions.get_user answers from the session's row.
+    login(request, user, backend=MODEL_BACKEND)
     if device is not None:
         otp_login(request, device)
     request.session[LOGIN_AT] = time.time()  # also the first proof of who one is

@@ -878,12 +878,12 @@ def sign_in(user_id: int, with_device: bool) -> str:
 
     from accounts.models import User, UserSession
     from accounts.services import LOGIN_AT
-    from portal.sessions import SessionStore
+    from portal.sessions import MODEL_BACKEND, SessionStore
 
     user = User.objects.get(pk=user_id)
     session = SessionStore()
     session[SESSION_KEY] = user._meta.pk.value_to_string(user)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = MODEL_BACKEND
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if with_device:
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
