@@ -473,7 +473,7 @@ def _prefixed(q: Q, prefix: str) -> Q:
     return out
 
 
-def live_delegations(at=None) -> QuerySet:
+def live_delegations(at=None, *, owner=None, agency=None) -> QuerySet:
     """The (grant, hosting account) pairs through which an agency's delegates reach an
     account right now (D4, D6, S5, S6): the grant is live (state and end time, checked
     here, never left to the job), the account is still the grantor's own, and the
@@ -482,16 +482,26 @@ def live_delegations(at=None) -> QuerySet:
 
     Rows of ``Grant.accounts.through`` (``grant_id``, ``hostingaccount_id``).
     ``account_access`` asks it about one account, ``delegated_accounts`` for an agency,
-    the access overview for a grantor."""
+    the access overview for a grantor.
+
+    ``owner``: where the account's customer comes from, for a caller that has the account
+    at hand already (``OuterRef("customer_id")`` in a subquery of hosting accounts);
+    without it the pair's account is joined in to read it. ``agency``: only that agency's
+    grants; its guardian group is then read once for all pairs, not once per pair."""
+    # The agency's group by a scalar subquery (one group per customer): joined through
+    # ``group__customer_link`` instead, every pair also read ``auth_group`` (make bench).
+    agency_group = CustomerGroup.objects.filter(
+        customer_id=OuterRef(OuterRef("grant__agency_id")) if agency is None else agency.pk
+    ).values("group_id")[:1]
     permitted = _manage_permission_rows(GroupObjectPermission).filter(
-        group__customer_link__customer_id=OuterRef("grant__agency_id"),
-        object_pk=OuterRef("account_text"),
+        group_id=Subquery(agency_group), object_pk=OuterRef("account_text")
     )
     return (
         Grant.accounts.through.objects.filter(
             _prefixed(live_q(at or timezone.now()), "grant__"),
-            hostingaccount__customer_id=F("grant__grantor_id"),
+            grant__grantor_id=F("hostingaccount__customer_id") if owner is None else owner,
         )
+        .filter(**({} if agency is None else {"grant__agency": agency}))
         .annotate(account_text=Cast("hostingaccount_id", CharField()))
         .filter(Exists(permitted))
     )
@@ -594,7 +604,10 @@ def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
         return HostingAccount.objects.none()
     if not access.membership.customer_holds_grants:
         return HostingAccount.objects.none()
-    live = live_delegations().filter(grant__agency=agency, hostingaccount=OuterRef("pk"))
+    # The account's owner from the outer row: the pairs need not read each account again.
+    live = live_delegations(owner=OuterRef("customer_id"), agency=agency).filter(
+        hostingaccount=OuterRef("pk")
+    )
     latest = live.order_by("-grant__ends_at")
     return (
         HostingAccount.objects.filter(Exists(live))
