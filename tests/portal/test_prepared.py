@@ -1,0 +1,108 @@
+"""portal.prepared: a queryset compiled once per process answers as the queryset does,
+with each call's own values (make bench: the session and memberships reads, S5, U3)."""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Exists, OuterRef
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Customer, Membership, UserSession
+from portal import policy, sessions
+from portal.prepared import PreparedQuery
+from tests.factories import CustomerFactory, MembershipFactory
+from tests.helpers import sign_in
+
+
+def _rows(user_id):
+    return (
+        Membership.objects.filter(user_id=user_id)
+        .select_related("customer", "customer__parent")
+        .annotate(has_subs=Exists(Customer.objects.filter(parent_id=OuterRef("customer_id"))))
+        .order_by("customer__name")
+    )
+
+
+@pytest.mark.django_db
+def test_u3_answers_as_the_queryset_for_each_callers_values(
+    owner, customer, main_user, main_customer, sub_customer, django_assert_num_queries
+):
+    """U3, C3: the same memberships, related customers and annotations as the queryset,
+    each call with its own user; one query per call, none for the related objects."""
+    MembershipFactory(user=owner, customer=main_customer)
+    prepared = PreparedQuery(_rows, user_id=int)
+    prepared(user_id=owner.pk)  # compiled
+    for user in (owner, main_user, owner):
+        with django_assert_num_queries(1):
+            got = prepared(user_id=user.pk)
+            seen = [(m.pk, m.customer.name, m.customer.parent_id, m.has_subs) for m in got]
+        expected = [
+            (m.pk, m.customer.name, m.customer.parent_id, m.has_subs) for m in _rows(user.pk)
+        ]
+        assert seen == expected
+        assert {type(m) for m in got} == {Membership}
+    assert [m.has_subs for m in prepared(user_id=main_user.pk)] == [True]
+    assert prepared(user_id=-1) == []
+
+
+@pytest.mark.django_db
+def test_compiles_once_per_process():
+    """The queryset is built and compiled at the first call only."""
+    built = []
+
+    def build(user_id):
+        built.append(user_id)
+        return _rows(user_id)
+
+    prepared = PreparedQuery(build, user_id=int)
+    for user_id in (1, 2, 3):
+        prepared(user_id=user_id)
+    assert len(built) == 1
+
+
+@pytest.mark.django_db
+def test_s5_time_parameter_decides_at_each_call(owner, customer):
+    """S5: the session store's query takes the time of each call: a session read before
+    its expiry has its data, read after it has none (the row outlived its session)."""
+    client = sign_in(Client(), owner)
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    expiry = Session.objects.get(session_key=key).expire_date
+    before = sessions._SESSION_ROW(key=key, now=expiry - datetime.timedelta(seconds=1))
+    after = sessions._SESSION_ROW(key=key, now=expiry + datetime.timedelta(seconds=1))
+    assert before[0].session_data and before[0].user == owner
+    assert after[0].session_data is None
+    assert sessions._SESSION_ROW(key="x" * 32, now=timezone.now()) == []
+    assert UserSession.objects.filter(session_key=key).exists()
+
+
+@pytest.mark.django_db
+def test_u3_memberships_come_from_the_prepared_query(owner, customer):
+    """U3: the policy's memberships are this request's: a membership added since the
+    last read is there after ``forget``."""
+    assert list(policy._memberships(owner)) == [customer.pk]
+    other = CustomerFactory()
+    MembershipFactory(user=owner, customer=other)
+    assert list(policy._memberships(owner)) == [customer.pk]  # cached on the user
+    policy.forget(owner)
+    assert sorted(policy._memberships(owner)) == sorted([customer.pk, other.pk])
+
+
+@pytest.mark.django_db
+def test_a_parameter_missing_from_the_query_is_an_error():
+    """A value the build function ignores would be compiled in: refused."""
+    prepared = PreparedQuery(
+        lambda user_id, now: _rows(user_id), user_id=int, now=datetime.datetime
+    )
+    with pytest.raises(ImproperlyConfigured, match="'now'"):
+        prepared(user_id=1, now=timezone.now())
+
+
+def test_unknown_parameter_type_and_wrong_call_are_errors():
+    with pytest.raises(ImproperlyConfigured):
+        PreparedQuery(_rows, user_id=float)
+    with pytest.raises(TypeError):
+        PreparedQuery(_rows, user_id=int)(customer_id=1)
