@@ -14,10 +14,12 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin
+
+from portal.choices import ChoiceLabels
+from portal.links import reverse  # rows of lists link to these (make bench)
 
 SERVER_NAME_RE = re.compile(r"^[a-z]{2}-\d{2}-srv-\d{4}$")
 
@@ -332,7 +334,7 @@ class HostingAccountQuerySet(models.QuerySet):
         return self.filter(customer=customer)
 
 
-class HostingAccount(models.Model):
+class HostingAccount(ChoiceLabels, models.Model):
     """One product of a customer: a webhosting package, a server or a domain. The unit of delegation."""
 
     class Kind(models.TextChoices):

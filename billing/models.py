@@ -9,11 +9,12 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer, HostingAccount
+from portal.choices import ChoiceLabels
+from portal.links import reverse  # rows of lists link to these (make bench)
 
 # Every model and field that holds contract data, for the S3 test that puts marker
 # strings into each of them and looks for the markers on every page a delegate reaches.
@@ -25,7 +26,7 @@ CONTRACT_DATA_FIELDS = {
 }
 
 
-class Contract(models.Model):
+class Contract(ChoiceLabels, models.Model):
     """A product contract of a customer, optionally for one hosting account."""
 
     class Period(models.TextChoices):
@@ -87,7 +88,7 @@ class Contract(models.Model):
         return self.starts_on <= on and (self.ends_on is None or self.ends_on > on)
 
 
-class Invoice(models.Model):
+class Invoice(ChoiceLabels, models.Model):
     """An invoice to a customer. A collective invoice (C4) of a main account carries lines
     for its sub-accounts' customer numbers."""
 

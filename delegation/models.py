@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer, HostingAccount, User
+from portal.choices import ChoiceLabels
 
 KEY_VALID_FOR = timedelta(days=14)
 REMIND_BEFORE = timedelta(days=7)
@@ -199,7 +200,7 @@ class Grant(models.Model):
         return f"{self.key_prefix}-…" if self.key_prefix else ""
 
 
-class GrantEvent(models.Model):
+class GrantEvent(ChoiceLabels, models.Model):
     """One entry of a grant's history (D7). Append-only; never holds the key."""
 
     class Kind(models.TextChoices):

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer, HostingAccount, User
+from portal.choices import ChoiceLabels
+from portal.links import reverse  # rows of lists link to these (make bench)
 
 REPLY_TOKEN_SALT = "helpdesk.ticket-reply-token"  # noqa: S105 - a salt, not a secret
 
@@ -35,7 +36,7 @@ class TicketQuerySet(models.QuerySet):
         return self.exclude(status=Ticket.Status.CLOSED)
 
 
-class Ticket(models.Model):
+class Ticket(ChoiceLabels, models.Model):
     """One topic a customer raised with support (H1), by web or by mail (H2)."""
 
     class Status(models.TextChoices):
@@ -199,7 +200,7 @@ class Participant(models.Model):
         return self.email
 
 
-class Message(models.Model):
+class Message(ChoiceLabels, models.Model):
     """One entry of a ticket's conversation. Internal notes are for staff only (H4)."""
 
     class Kind(models.TextChoices):

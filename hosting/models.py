@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer, HostingAccount
 from hosting import dns
+from portal.choices import ChoiceLabels
 
 
 class Zone(models.Model):
@@ -299,7 +300,7 @@ def validate_record_fields(*, zone: str, rtype: str, fields: dict, allow_ptr: bo
     return out
 
 
-class AccountEvent(models.Model):
+class AccountEvent(ChoiceLabels, models.Model):
     """One change to a hosting account: who made it and through which access (A4).
 
     Written by the services of this app, never changed afterwards. The access is what the
