@@ -16,11 +16,15 @@ import psycopg
 def main() -> int:
     path, key = sys.argv[1], sys.argv[2]
     show_plans = "--all" in sys.argv
-    queries = json.load(open(path))[key]
+    everything = json.load(open(path))
+    queries = everything[key]
     url = os.environ["DATABASE_URL"]
     with psycopg.connect(url, autocommit=True) as conn:
+        # Statements the portal prepares on its connections (portal.prepared).
+        for prepare in everything.get("_prepared", {}).values():
+            conn.execute(prepare)
         for sql in queries:
-            if not sql.lstrip().upper().startswith("SELECT"):
+            if not sql.lstrip().upper().startswith(("SELECT", "EXECUTE")):
                 print(f"(skipped) {sql[:100]}")
                 continue
             rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql).fetchall()

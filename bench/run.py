@@ -322,7 +322,11 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     # The SQL of each page, for profiling; beside the pages file (not committed).
     sql_file = Path(args.pages).with_name("queries.json")
-    sql_file.write_text(json.dumps({k: v["sql"] for k, v in counted.items()}, indent=1))
+    from portal.prepared import STATEMENTS  # the EXECUTEs' statements, for bench/explain.py
+
+    queries = {k: v["sql"] for k, v in counted.items()}
+    queries["_prepared"] = {name: prepare for name, (prepare, _sql) in STATEMENTS.items()}
+    sql_file.write_text(json.dumps(queries, indent=1))
     print(f"\nwrote {os.path.relpath(args.out, ROOT)}")
     return 0
 

@@ -9,6 +9,14 @@ per database connection alias and every call runs it with its own values, throug
 cursor (counted, logged and wrapped like any query) and Django's own converters and
 related-object populators.
 
+On PostgreSQL the statement is also prepared on the server, once per database connection
+(``PREPARE``, sent as set-up outside Django's query log like the connection's time zone),
+and each call is an ``EXECUTE`` of it through Django's cursor: PostgreSQL then plans it
+once per connection instead of on every request (0.3 and 0.7 ms of planning for the two
+queries, make bench). Their plans do not depend on the values (a unique key, a user's
+memberships), so the statement's generic plan is the plan. Prepared statements belong to
+the database session, not to its transactions; a new connection prepares them again.
+
 The ``build`` function names every value that varies as a parameter; it must not read
 anything else that changes between calls (such as the clock): that would be compiled in.
 The parameters are found in the compiled query by placeholder values of the declared
@@ -18,6 +26,9 @@ type; a parameter that does not turn up in the query is an error at the first ca
 from __future__ import annotations
 
 import datetime
+import itertools
+import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +47,24 @@ _PLACEHOLDERS: dict[type, Callable[[int], object]] = {
 }
 
 
+# The statements prepared on each PostgreSQL connection (psycopg's), by name.
+_prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Every server-side statement of this process: name -> (PREPARE text, compiled SQL).
+STATEMENTS: dict[str, tuple[str, str]] = {}
+_numbers = itertools.count(1)
+_PLACEHOLDER_RE = re.compile(r"%%|%s")
+
+
+def executed_sql(logged: str) -> str:
+    """The SQL a query of Django's log runs: for an ``EXECUTE`` of one of these statements
+    the compiled SQL behind it (with %s for its parameters), else the query itself."""
+    if logged.startswith("EXECUTE portal_"):
+        name = logged.split()[1].split("(")[0]
+        if name in STATEMENTS:
+            return STATEMENTS[name][1]
+    return logged
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -43,6 +72,17 @@ class _Compiled:
     # (position in params, parameter name, adapter of the value or None)
     slots: tuple[tuple[int, str, Callable | None], ...]
     compiler: object
+    # PostgreSQL: the PREPARE statement and the EXECUTE that runs it ("" elsewhere).
+    prepare: str = ""
+    execute: str = ""
+
+
+def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
+    """``PREPARE name AS …`` with $1…$n for Django's %s, and ``EXECUTE name(%s, …)``."""
+    numbers = itertools.count(1)
+    body = _PLACEHOLDER_RE.sub(lambda m: "%" if m[0] == "%%" else f"${next(numbers)}", sql)
+    arguments = f"({', '.join(['%s'] * count)})" if count else ""
+    return f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}"
 
 
 class PreparedQuery:
@@ -66,10 +106,31 @@ class PreparedQuery:
         for position, name, adapt in compiled.slots:
             value = values[name]
             params[position] = adapt(value) if adapt is not None else value
-        with connections[alias].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            if compiled.prepare:
+                self._prepare_on(connection, compiled)
+                cursor.execute(compiled.execute, params)
+            else:
+                cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         return self._instances(compiled.compiler, rows, alias)
+
+    @property
+    def sql(self) -> str:
+        """The compiled SQL (what an ``EXECUTE`` in the query log runs)."""
+        return self._compile()[0].sql
+
+    @staticmethod
+    def _prepare_on(connection, compiled: _Compiled) -> None:
+        raw = connection.connection  # psycopg's, open: Django's cursor opened it
+        names = _prepared_on.get(raw)
+        if names is None:
+            names = _prepared_on[raw] = set()
+        if compiled.prepare not in names:
+            with raw.cursor() as cursor:
+                cursor.execute(compiled.prepare)
+            names.add(compiled.prepare)
 
     def _placeholders(self) -> dict:
         return {
@@ -104,7 +165,12 @@ class PreparedQuery:
             if not found:
                 raise ImproperlyConfigured(f"PreparedQuery: {name!r} is not a parameter of {sql}")
             slots.extend(found)
-        compiled = _Compiled(sql, tuple(params), tuple(slots), compiler)
+        prepare = execute = ""
+        if connection.vendor == "postgresql":
+            name = f"portal_{self._build.__name__.strip('_')}_{next(_numbers)}"
+            prepare, execute = _server_statement(name, sql, len(params))
+            STATEMENTS[name] = (prepare, sql)
+        compiled = _Compiled(sql, tuple(params), tuple(slots), compiler, prepare, execute)
         self._compiled[(queryset.db, connection.vendor)] = compiled
         return compiled, queryset.db
 

@@ -75,7 +75,9 @@ def test_script_prefix_is_kept():
     try:
         set_script_prefix("/portal/")
         assert links.reverse("portal:dashboard", args=[3]) == "/portal/c/3/"
-        assert links.reverse("portal:dashboard", args=[4]) == django_reverse("portal:dashboard", args=[4])
+        assert links.reverse("portal:dashboard", args=[4]) == django_reverse(
+            "portal:dashboard", args=[4]
+        )
     finally:
         set_script_prefix("/")
     assert links.reverse("portal:dashboard", args=[3]) == "/c/3/"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Customer, Membership, UserSession
 from portal import policy, sessions
-from portal.prepared import PreparedQuery
+from portal.prepared import PreparedQuery, executed_sql
 from tests.factories import CustomerFactory, MembershipFactory
 from tests.helpers import sign_in
 
@@ -106,3 +106,67 @@ def test_unknown_parameter_type_and_wrong_call_are_errors():
         PreparedQuery(_rows, user_id=float)
     with pytest.raises(TypeError):
         PreparedQuery(_rows, user_id=int)(customer_id=1)
+
+
+def _server_statements(name_prefix: str) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM pg_prepared_statements WHERE name LIKE %s", [name_prefix + "%"]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db
+def test_prepared_once_per_connection_and_executed_by_name(owner, customer):
+    """PostgreSQL plans the statement once per connection: the log shows an EXECUTE of it
+    (one query), and its SQL is the compiled queryset's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    prepared = PreparedQuery(_rows, user_id=int)
+    with CaptureQueriesContext(connection) as queries:
+        first = prepared(user_id=owner.pk)
+        second = prepared(user_id=owner.pk)
+    assert [m.pk for m in first] == [m.pk for m in second] == [m.pk for m in _rows(owner.pk)]
+    logged = [q["sql"] for q in queries.captured_queries]
+    assert len(logged) == 2
+    assert all(sql.startswith("EXECUTE portal_rows_") for sql in logged)
+    assert executed_sql(logged[0]) == prepared.sql
+    assert prepared.sql.startswith('SELECT "accounts_membership"."id"')
+    name = logged[0].split()[1].split("(")[0]
+    assert _server_statements(name) == [name]
+
+
+@pytest.mark.django_db
+def test_prepared_statement_outlives_a_rolled_back_transaction(owner, customer):
+    """A statement prepared inside a transaction that is rolled back is still there (it
+    belongs to the database session): the next call executes it."""
+    from django.db import transaction
+
+    prepared = PreparedQuery(_rows, user_id=int)
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        prepared(user_id=owner.pk)
+        raise Rollback
+    assert [m.customer_id for m in prepared(user_id=owner.pk)] == [customer.pk]
+
+
+@pytest.mark.django_db
+def test_statement_gone_from_the_connection_is_prepared_again(owner, customer):
+    """A connection that lost its statements (a new one after a restart of PostgreSQL or
+    the end of CONN_MAX_AGE) gets them prepared again."""
+    from django.db import connection
+
+    from portal import prepared as module
+
+    prepared = PreparedQuery(_rows, user_id=int)
+    prepared(user_id=owner.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    module._prepared_on.pop(connection.connection, None)  # what a new connection has
+    assert [m.customer_id for m in prepared(user_id=owner.pk)] == [customer.pk]

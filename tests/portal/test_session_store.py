@@ -11,13 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import UserSession
+from portal.prepared import executed_sql
 from portal.sessions import SessionStore
 from tests.helpers import sign_in
 
 
 def _reading(queries, table: str) -> list[str]:
-    """The queries that read rows of ``table`` (its columns first in the SELECT)."""
-    return [q["sql"] for q in queries if q["sql"].startswith(f'SELECT "{table}".')]
+    """The queries that read rows of ``table`` (its columns first in the SELECT); for a
+    statement prepared on the server (portal.prepared), the SQL it runs."""
+    ran = [executed_sql(q["sql"]) for q in queries]
+    return [sql for sql in ran if sql.startswith(f'SELECT "{table}".')]
 
 
 @pytest.mark.django_db
