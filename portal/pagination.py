@@ -69,6 +69,9 @@ class WindowCountPaginator(Paginator):
         return self._get_page(rows, number, self)
 
     def _rows(self, number: int) -> list:
+        if self.object_list.query.is_empty():
+            # ``none()`` (a customer without delegated accounts): nothing to compile.
+            return []
         bottom = (number - 1) * self.per_page
         counted = self.object_list.annotate(
             _window_total=Window(Count("*"), output_field=IntegerField())
