@@ -2,9 +2,10 @@
 entries whose URL does not exist yet are left out, so apps add pages without editing the
 base template."""
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
 from django.utils.translation import gettext_lazy as _
 
+from portal.links import reverse  # on every page (make bench)
 from portal.policy import Action
 
 # (URL name taking the customer number, label, action)
