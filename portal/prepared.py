@@ -16,6 +16,8 @@ once per connection instead of on every request (0.3 and 0.7 ms of planning for 
 queries, make bench). Their plans do not depend on the values (a unique key, a user's
 memberships), so the statement's generic plan is the plan. Prepared statements belong to
 the database session, not to its transactions; a new connection prepares them again.
+Behind a pooler that hands out a server connection per transaction (PgBouncer's
+transaction mode) set ``PREPARED_STATEMENTS=0``: the compiled SQL then runs as it is.
 
 The ``build`` function names every value that varies as a parameter; it must not read
 anything else that changes between calls (such as the clock): that would be compiled in.
@@ -32,6 +34,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
 from django.db.models import QuerySet
@@ -108,7 +111,7 @@ class PreparedQuery:
             params[position] = adapt(value) if adapt is not None else value
         connection = connections[alias]
         with connection.cursor() as cursor:
-            if compiled.prepare:
+            if compiled.prepare and settings.PREPARED_STATEMENTS:
                 self._prepare_on(connection, compiled)
                 cursor.execute(compiled.execute, params)
             else:

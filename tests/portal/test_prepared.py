@@ -108,13 +108,11 @@ def test_unknown_parameter_type_and_wrong_call_are_errors():
         PreparedQuery(_rows, user_id=int)(customer_id=1)
 
 
-def _server_statements(name_prefix: str) -> list[str]:
+def _server_statements(name: str) -> list[str]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM pg_prepared_statements WHERE name LIKE %s", [name_prefix + "%"]
-        )
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name = %s", [name])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -170,3 +168,20 @@ def test_statement_gone_from_the_connection_is_prepared_again(owner, customer):
         cursor.execute("DEALLOCATE ALL")
     module._prepared_on.pop(connection.connection, None)  # what a new connection has
     assert [m.customer_id for m in prepared(user_id=owner.pk)] == [customer.pk]
+
+
+@pytest.mark.django_db
+def test_without_server_statements_the_compiled_sql_runs(owner, customer, settings):
+    """PREPARED_STATEMENTS=0 (a pooler in transaction mode): the same answers from the
+    compiled SQL itself, nothing prepared on the server."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PREPARED_STATEMENTS = False
+    prepared = PreparedQuery(_rows, user_id=int)
+    with CaptureQueriesContext(connection) as queries:
+        got = prepared(user_id=owner.pk)
+    assert [m.pk for m in got] == [m.pk for m in _rows(owner.pk)]
+    assert queries.captured_queries[0]["sql"].startswith('SELECT "accounts_membership"."id"')
+    name = prepared._compile()[0].execute.split()[1].split("(")[0]
+    assert _server_statements(name) == []
