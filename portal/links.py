@@ -40,11 +40,20 @@ def _forget(*, setting, **kwargs):
 
 def reverse(viewname, args=None, kwargs=None, current_app=None) -> str:
     """Django's ``reverse``, faster for view names given whole numbers >= 0."""
-    if args and kwargs:
-        return django_reverse(viewname, args=args, kwargs=kwargs, current_app=current_app)
     values = tuple(kwargs.values()) if kwargs else tuple(args or ())
-    if not isinstance(viewname, str) or not all(type(v) is int and v >= 0 for v in values):
+    learnt = _learnt_for(viewname, args, kwargs, values, current_app)
+    if learnt is None:
         return django_reverse(viewname, args=args, kwargs=kwargs, current_app=current_app)
+    return _fill(*learnt, values)
+
+
+def _learnt_for(viewname, args, kwargs, values, current_app):
+    """What was learnt of this view's URL for these arguments' names, or None when the
+    arguments are not all whole numbers (or Django's answers cannot be learnt)."""
+    if args and kwargs:
+        return None
+    if not isinstance(viewname, str) or not all(type(v) is int and v >= 0 for v in values):
+        return None
     names = tuple(kwargs) if kwargs else len(values)
     key = (
         viewname,
@@ -55,16 +64,17 @@ def reverse(viewname, args=None, kwargs=None, current_app=None) -> str:
         get_language(),
     )
     try:
-        learnt = _learnt[key]
+        return _learnt[key]
     except KeyError:
         learnt = _learnt[key] = _learn(viewname, names, current_app)
-    if learnt is None:
-        return django_reverse(viewname, args=args, kwargs=kwargs, current_app=current_app)
-    texts, slots = learnt
+        return learnt
+
+
+def _fill(texts, slots, values) -> str:
+    """The URL: the learnt texts with each slot's number between them."""
     parts = [texts[0]]
     for slot, text in zip(slots, texts[1:], strict=True):
-        parts.append(str(values[slot]))
-        parts.append(text)
+        parts += [str(values[slot]), text]
     return "".join(parts)
 
 
@@ -103,10 +113,7 @@ def _learn(viewname, names, current_app):
         slots.append(index)
         end = start + length
     texts.append(first[end:])
-    rebuilt = [texts[0]]
-    for slot, text in zip(slots, texts[1:], strict=True):
-        rebuilt += [str(others[slot]), text]
-    if "".join(rebuilt) != second:
+    if _fill(texts, slots, others) != second:
         return None
     return tuple(texts), tuple(slots)
 

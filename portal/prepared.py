@@ -98,7 +98,7 @@ class PreparedQuery:
                 raise ImproperlyConfigured(f"PreparedQuery: no placeholder for {kind!r}")
         self._build = build
         self._parameters = parameters
-        self._compiled: dict[tuple[str, str], _Compiled] = {}  # by alias and vendor
+        self._compiled: dict[str, _Compiled] = {}  # by database alias
         self._model = None
 
     def __call__(self, **values) -> list:
@@ -144,7 +144,7 @@ class PreparedQuery:
         """The compiled query for the database the queryset reads from, and its alias."""
         if self._model is not None:
             alias = router.db_for_read(self._model)
-            compiled = self._compiled.get((alias, connections[alias].vendor))
+            compiled = self._compiled.get(alias)
             if compiled is not None:
                 return compiled, alias
         placeholders = self._placeholders()
@@ -174,7 +174,7 @@ class PreparedQuery:
             prepare, execute = _server_statement(name, sql, len(params))
             STATEMENTS[name] = (prepare, sql)
         compiled = _Compiled(sql, tuple(params), tuple(slots), compiler, prepare, execute)
-        self._compiled[(queryset.db, connection.vendor)] = compiled
+        self._compiled[queryset.db] = compiled
         return compiled, queryset.db
 
     @staticmethod
