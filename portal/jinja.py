@@ -2,21 +2,24 @@
 
 Django's template engine spends 3–20 µs on each variable, tag and translated string; a
 list page of 25 rows holds 300–800 of them, and they were most of each view's time. The
-rows of those tables are Jinja2 templates (``jinja2/``), compiled to Python once and
+rows of those tables are Jinja2 templates (``jinja_templates/``), compiled to Python once and
 rendered from the page's Django template with ``{% jinja_include %}``
 (``portal.templatetags.jinja``); the rest of the portal stays Django templates.
 
 What a table row uses is here, with Django's answers: ``_`` is Django's ``gettext`` (so
-``makemessages`` finds the strings, as in a Django template's ``{{ _("…") }}``), ``url``
-is ``portal.links.reverse``, ``date`` is the portal's ``|date`` on the local time, and
-autoescaping is on.
+``makemessages`` finds the strings, as in a Django template's ``{{ _("…") }}``), ``|fill``
+does what ``{% blocktranslate with … %}`` does, ``url`` is ``portal.links.reverse``,
+``|date`` is the portal's ``|date`` on the local time, ``|localize`` shows numbers as
+Django does, and autoescaping is on.
 """
 
 from __future__ import annotations
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.translation import get_language, gettext, ngettext
 from jinja2 import Environment
 from markupsafe import Markup
@@ -64,11 +67,18 @@ def translator():
 def fill(text: str, **values) -> Markup:
     """``{{ _("Sent %(when)s")|fill(when=…) }}`` is ``{% blocktranslate with when=… %}``:
     the translated text as it is (translations may hold markup), the values escaped."""
-    return Markup(text) % values
+    return Markup(text) % values  # noqa: S704 - our catalogues' text; values escaped
 
 
 def environment(**options) -> Environment:
-    env = Environment(**options)
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, **options)
     env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, url=url)
-    env.filters.update(date=local_date, fill=fill)
+    env.filters.update(
+        date=local_date,
+        fill=fill,
+        filesizeformat=filesizeformat,
+        linebreaksbr=linebreaksbr,  # escapes, as Django's does under autoescape
+        localize=localize,  # numbers as a Django template shows them
+    )
     return env

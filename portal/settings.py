@@ -133,7 +133,7 @@ TEMPLATES = [
     {
         # The rows of the list pages' tables (portal.jinja, make bench).
         "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "DIRS": [BASE_DIR / "jinja2"],
+        "DIRS": [BASE_DIR / "jinja_templates"],
         "APP_DIRS": False,
         "OPTIONS": {"environment": "portal.jinja.environment"},
     },

@@ -1,4 +1,4 @@
-"""``{% jinja_include "contacts/contact_table.html" %}``: a Jinja2 template of ``jinja2/``
+"""``{% jinja_include "contacts/contact_table.html" %}``: a Jinja2 template of ``jinja_templates/``
 rendered with the Django template's context (``portal.jinja``)."""
 
 from django import template
