@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +28,7 @@ from contacts.models import (
     ContactType,
     digits_of,
 )
+from portal.prepared import PreparedQuery
 
 # K5: which contact types a category goes to, most specific first. The first step that
 # yields a recipient wins; the customer's account e-mail is the last resort.
@@ -160,15 +163,9 @@ def routing_overview(
     return per_contact, fallback
 
 
-def contacts_page_summary(
-    customer: Customer, contacts: list[Contact], at=None
-) -> tuple[dict[int, list[str]], list[str], bool]:
-    """What the contacts page shows beside its contacts, in one aggregate query: what each
-    of ``contacts`` gets now and what falls back to the account e-mail (K5, as
-    ``routing_overview``: which route step of each category has a usable contact), and
-    whether the customer has an authorised contact now (K10, as
-    ``has_authorised_contact``)."""
-    at = at or timezone.now()
+def _page_summary_counts(customer_id, at):
+    """The aggregate behind ``contacts_page_summary``: for each category and route step
+    the customer's usable contacts, and its contacts authorised at ``at``."""
     counts = {}
     confirmed = ~Q(email="")
     for category in Category:
@@ -182,19 +179,46 @@ def contacts_page_summary(
         Q(authorised_until__isnull=True) | Q(authorised_until__gt=at)
     )
     counts["authorised_now"] = Count("pk", filter=authorised)
-    found = Contact.objects.active().not_domain().filter(customer=customer).aggregate(**counts)
+    return (
+        Contact.objects.active()
+        .not_domain()
+        .filter(customer_id=customer_id)
+        .values("customer_id")
+        .annotate(**counts)
+        .order_by()
+    )
+
+
+# Compiled once per process (make bench: building the 13 counts took 2 ms a view).
+_PAGE_SUMMARY = PreparedQuery(_page_summary_counts, customer_id=int, at=datetime.datetime)
+
+
+def contacts_page_summary(
+    customer: Customer, contacts: list[Contact], at=None
+) -> tuple[dict[int, list[str]], list[str], bool]:
+    """What the contacts page shows beside its contacts, in one aggregate query: what each
+    of ``contacts`` gets now and what falls back to the account e-mail (K5, as
+    ``routing_overview``: which route step of each category has a usable contact), and
+    whether the customer has an authorised contact now (K10, as
+    ``has_authorised_contact``)."""
+    at = at or timezone.now()
+    rows = _PAGE_SUMMARY(customer_id=customer.pk, at=at)
+    found = rows[0] if rows else {}
     winners = {
-        category: next((t for t in ROUTES[category] if found[f"{category}_{t}"]), None)
+        category: next((t for t in ROUTES[category] if found.get(f"{category}_{t}")), None)
         for category in Category
     }
     fallback = [category for category in Category if winners[category] is None]
     per_contact: dict[int, list[str]] = {}
     for contact in contacts:
+        if not contact.email or contact.is_domain or contact.is_archived:
+            continue  # not usable (as in _route)
+        types = contact.types
         for category in Category:
             winner = winners[category]
-            if winner is not None and _route([contact], category) and winner in contact.types:
+            if winner is not None and winner in types and contact.wants(category):
                 per_contact.setdefault(contact.pk, []).append(category)
-    return per_contact, fallback, bool(found["authorised_now"])
+    return per_contact, fallback, bool(found.get("authorised_now"))
 
 
 def _unique(addresses) -> list[str]:
@@ -247,6 +271,23 @@ def contact_for_sender(customer: Customer, email: str) -> Contact | None:
 _LOOK_UP = object()
 
 
+def _invoice_named_contacts(customer_id):
+    """The contacts the "Attn." line may name (K6), accounting ones first. A name has at
+    least one character and each further one adds ", ", so no more than this many names
+    fit the line."""
+    most = INVOICE_ATTENTION_LINE_WIDTH // 3 + 1
+    return (
+        Contact.objects.active()
+        .filter(customer_id=customer_id)
+        .filter(Q(is_standard=True) | Q(is_accounting=True))
+        .order_by("-is_accounting", "-is_primary", "name", "pk")[:most]
+    )
+
+
+# Compiled once per process: the contacts page and every invoice show this line.
+_INVOICE_NAMES = PreparedQuery(_invoice_named_contacts, customer_id=int)
+
+
 def invoice_address_block(customer: Customer, contact_settings=_LOOK_UP) -> list[str]:
     """The name lines of the invoice address (K6): the customer's name, then an "Attn."
     line naming every standard contact — or, if the customer has any accounting contact,
@@ -261,16 +302,8 @@ def invoice_address_block(customer: Customer, contact_settings=_LOOK_UP) -> list
         contact_settings = ContactSettings.objects.filter(customer=customer).first()
     if contact_settings is not None and not contact_settings.list_contacts_on_invoice:
         return lines
-    # Accounting contacts first: if there is any, only they are named. A name has at
-    # least one character and each further one adds ", ", so no more than this many
-    # names fit the line.
-    most = INVOICE_ATTENTION_LINE_WIDTH // 3 + 1
-    contacts = list(
-        Contact.objects.active()
-        .filter(customer=customer)
-        .filter(Q(is_standard=True) | Q(is_accounting=True))
-        .order_by("-is_accounting", "-is_primary", "name", "pk")[:most]
-    )
+    # Accounting contacts first: if there is any, only they are named.
+    contacts = _INVOICE_NAMES(customer_id=customer.pk)
     accounting = [c for c in contacts if c.is_accounting]
     named = accounting or contacts
     if not named:

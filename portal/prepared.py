@@ -38,7 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import ValuesIterable, get_related_populators
 
 # Placeholder values: unlikely in any real query, distinct per parameter.
 _PLACEHOLDERS: dict[type, Callable[[int], object]] = {
@@ -78,6 +78,7 @@ class _Compiled:
     # PostgreSQL: the PREPARE statement and the EXECUTE that runs it ("" elsewhere).
     prepare: str = ""
     execute: str = ""
+    values: bool = False  # a .values() queryset: dicts, not model instances
 
 
 def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
@@ -90,7 +91,8 @@ def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
 
 class PreparedQuery:
     """``PreparedQuery(build, key=str, now=datetime.datetime)``; calling it with
-    ``key=…, now=…`` returns the list of model instances ``build(key=…, now=…)`` would."""
+    ``key=…, now=…`` returns the list of model instances ``build(key=…, now=…)`` would
+    (for a ``.values(…)`` queryset, its list of dicts)."""
 
     def __init__(self, build: Callable[..., QuerySet], **parameters: type):
         for kind in parameters.values():
@@ -117,6 +119,8 @@ class PreparedQuery:
             else:
                 cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
+        if compiled.values:
+            return self._dicts(compiled.compiler, rows)
         return self._instances(compiled.compiler, rows, alias)
 
     @property
@@ -173,9 +177,19 @@ class PreparedQuery:
             name = f"portal_{self._build.__name__.strip('_')}_{next(_numbers)}"
             prepare, execute = _server_statement(name, sql, len(params))
             STATEMENTS[name] = (prepare, sql)
-        compiled = _Compiled(sql, tuple(params), tuple(slots), compiler, prepare, execute)
+        values = queryset._iterable_class is ValuesIterable
+        compiled = _Compiled(
+            sql, tuple(params), tuple(slots), compiler, prepare, execute, values=values
+        )
         self._compiled[queryset.db] = compiled
         return compiled, queryset.db
+
+    @staticmethod
+    def _dicts(compiler, rows) -> list[dict]:
+        """The rows of a ``.values()`` queryset, as Django's ``ValuesIterable`` makes them."""
+        query = compiler.query
+        names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        return [dict(zip(names, row, strict=True)) for row in compiler.results_iter([rows])]
 
     @staticmethod
     def _instances(compiler, rows, alias) -> list:

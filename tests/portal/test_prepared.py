@@ -185,3 +185,27 @@ def test_without_server_statements_the_compiled_sql_runs(owner, customer, settin
     assert queries.captured_queries[0]["sql"].startswith('SELECT "accounts_membership"."id"')
     name = prepared._compile()[0].execute.split()[1].split("(")[0]
     assert _server_statements(name) == []
+
+
+@pytest.mark.django_db
+def test_k5_values_queryset_answers_its_dicts(customer, django_assert_num_queries):
+    """K5, K10: a ``.values()`` queryset (the contacts page's counts) answers the dicts the
+    queryset does, for each call's customer and time; no rows is an empty list."""
+    from contacts.selectors import _page_summary_counts
+    from tests.contacts.factories import ContactFactory
+
+    now = timezone.now()
+    ContactFactory(customer=customer, technical=True)
+    ContactFactory(
+        customer=customer, is_authorised=True, authorised_until=now + datetime.timedelta(days=1)
+    )
+    prepared = PreparedQuery(_page_summary_counts, customer_id=int, at=datetime.datetime)
+    authorised = []
+    for at in (now, now + datetime.timedelta(days=2)):
+        with django_assert_num_queries(1):
+            got = prepared(customer_id=customer.pk, at=at)
+        assert got == list(_page_summary_counts(customer.pk, at))
+        assert {type(row) for row in got} == {dict}
+        authorised.append(got[0]["authorised_now"])
+    assert authorised == [1, 0]  # the time limit is a parameter, not compiled in
+    assert prepared(customer_id=-1, at=now) == []
