@@ -1,0 +1,96 @@
+"""portal.jinja: the Jinja2 tables of the list pages answer as the Django templates did —
+the same translations, links, dates and escaping (make bench, S8)."""
+
+import datetime
+import re
+
+import pytest
+from django.template import engines
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import translation
+
+from portal.jinja import fill, local_date, translator, url
+from tests.contacts.factories import ContactFactory
+
+
+def django_render(source: str, **context) -> str:
+    return engines["django"].from_string(source).render(context)
+
+
+def test_fill_keeps_the_translations_markup_and_escapes_the_values():
+    """S8: ``|fill`` is ``{% blocktranslate with %}``: markup of the catalogue stays,
+    the values are escaped."""
+    text = fill("Change<span class=x> %(person)s</span>", person="<b>Eve</b> & Co")
+    assert str(text) == "Change<span class=x> &lt;b&gt;Eve&lt;/b&gt; &amp; Co</span>"
+    assert str(fill("100%% of %(n)s", n=3)) == "100% of 3"
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_translator_answers_in_the_active_language(language):
+    """Every UI string is translatable: the memo is kept per language."""
+    with translation.override(language):
+        translate = translator()
+        expected = translation.gettext("Contacts")
+        assert translate("Contacts") == expected
+        assert translate("Contacts") == expected  # from the memo
+        assert translate("no such message") == "no such message"
+
+
+def test_url_is_djangos_reverse():
+    assert url("contacts:contact_update", customer=100001, contact=7) == reverse(
+        "contacts:contact_update", kwargs={"customer": 100001, "contact": 7}
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_date_is_djangos_filter_in_local_time(language, settings):
+    """A time just before midnight UTC is the next day in Berlin, as Django shows it."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    moment = datetime.datetime(2026, 3, 31, 23, 30, tzinfo=datetime.UTC)
+    with translation.override(language):
+        for name in ("SHORT_DATE_FORMAT", "SHORT_DATETIME_FORMAT", "DATE_FORMAT"):
+            expected = django_render("{{ d|date:f }}", d=moment, f=name)
+            assert local_date(moment, name) == expected
+        assert local_date(datetime.date(2026, 4, 1), "SHORT_DATE_FORMAT") == django_render(
+            '{{ d|date:"SHORT_DATE_FORMAT" }}', d=datetime.date(2026, 4, 1)
+        )
+    assert local_date(None, "SHORT_DATE_FORMAT") == ""
+    assert local_date(moment, "j") == "1"  # 1 April in Berlin
+
+
+def test_jinja_include_escapes_and_uses_the_pages_csrf_token():
+    """S8, CSRF everywhere: the included table escapes what it shows, and its forms carry
+    the page's own token."""
+    request = RequestFactory().get("/")
+    source = '{% load jinja %}{% csrf_token %}{% jinja_include "portal/account_table.html" %}'
+    account = type(
+        "Account",
+        (),
+        {
+            "name": "<script>x</script>",
+            "description": "a & b",
+            "get_absolute_url": lambda self: "/a/1/",
+            "get_kind_display": lambda self: "Web",
+            "get_status_display": lambda self: "active",
+        },
+    )()
+    html = engines["django"].from_string(source).render({"accounts": [account]}, request)
+    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
+    assert "a &amp; b" in html
+
+
+@pytest.mark.django_db
+def test_contacts_table_forms_carry_the_pages_token(client_for, owner, customer):
+    """CSRF everywhere: every form of the contacts page, those of its Jinja2 table
+    included, carries the page's one token; a contact's name is escaped (S8)."""
+    ContactFactory(customer=customer, name="<b>Bold</b>", primary=True)
+    ContactFactory(customer=customer, name="Other", pending=True)
+    response = client_for(owner).get(
+        reverse("contacts:contact_list", kwargs={"customer": customer.number})
+    )
+    body = response.content.decode()
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    assert len(tokens) >= 4  # sign-out, language, the table's forms, the settings form
+    assert len(set(tokens)) == 1  # the page's one token, in the table's forms too
+    assert "&lt;b&gt;Bold&lt;/b&gt;" in body and "<b>Bold</b>" not in body
