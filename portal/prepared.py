@@ -19,6 +19,11 @@ the database session, not to its transactions; a new connection prepares them ag
 Behind a pooler that hands out a server connection per transaction (PgBouncer's
 transaction mode) set ``PREPARED_STATEMENTS=0``: the compiled SQL then runs as it is.
 
+A query whose best plan depends on its values (a customer with five contacts or with
+thousands) passes ``server_side=False``: it is compiled once, but PostgreSQL plans each
+call for its values, as for any query. A prepared statement's generic plan, chosen after
+five calls, would be the same for every customer.
+
 The ``build`` function names every value that varies as a parameter; it must not read
 anything else that changes between calls (such as the clock): that would be compiled in.
 The parameters are found in the compiled query by placeholder values of the declared
@@ -94,11 +99,14 @@ class PreparedQuery:
     ``key=…, now=…`` returns the list of model instances ``build(key=…, now=…)`` would
     (for a ``.values(…)`` queryset, its list of dicts)."""
 
-    def __init__(self, build: Callable[..., QuerySet], **parameters: type):
+    def __init__(
+        self, build: Callable[..., QuerySet], *, server_side: bool = True, **parameters: type
+    ):
         for kind in parameters.values():
             if kind not in _PLACEHOLDERS:
                 raise ImproperlyConfigured(f"PreparedQuery: no placeholder for {kind!r}")
         self._build = build
+        self._server_side = server_side
         self._parameters = parameters
         self._compiled: dict[str, _Compiled] = {}  # by database alias
         self._model = None
@@ -173,7 +181,7 @@ class PreparedQuery:
                 raise ImproperlyConfigured(f"PreparedQuery: {name!r} is not a parameter of {sql}")
             slots.extend(found)
         prepare = execute = ""
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and self._server_side:
             name = f"portal_{self._build.__name__.strip('_')}_{next(_numbers)}"
             prepare, execute = _server_statement(name, sql, len(params))
             STATEMENTS[name] = (prepare, sql)

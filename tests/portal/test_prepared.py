@@ -7,8 +7,10 @@ import pytest
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Customer, Membership, UserSession
@@ -209,3 +211,15 @@ def test_k5_values_queryset_answers_its_dicts(customer, django_assert_num_querie
         authorised.append(got[0]["authorised_now"])
     assert authorised == [1, 0]  # the time limit is a parameter, not compiled in
     assert prepared(customer_id=-1, at=now) == []
+
+
+@pytest.mark.django_db
+def test_server_side_false_compiles_once_but_is_planned_per_call(owner):
+    """A query whose plan depends on its values (a customer's size) runs its compiled
+    SQL as it is: PostgreSQL plans each call, no statement is prepared."""
+    prepared = PreparedQuery(_rows, server_side=False, user_id=int)
+    with CaptureQueriesContext(connection) as queries:
+        prepared(user_id=owner.pk)
+        got = prepared(user_id=owner.pk)
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "SELECT"]
+    assert [m.pk for m in got] == [m.pk for m in _rows(owner.pk)]
