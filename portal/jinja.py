@@ -15,17 +15,30 @@ Django does, and autoescaping is on.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.utils import timezone
 from django.utils.formats import localize
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import get_language, get_language_info, gettext, ngettext
 from jinja2 import Environment
 from markupsafe import Markup
 
 from portal import links
 from portal.dateformats import date as date_filter
+
+
+@lru_cache(maxsize=8)
+def _languages(choices: tuple) -> tuple[tuple[str, str], ...]:
+    return tuple((code, get_language_info(code)["name_local"]) for code, _name in choices)
+
+
+def languages() -> tuple[tuple[str, str], ...]:
+    """``{% get_language_info_list for LANGUAGES %}``: (code, name in that language)."""
+    return _languages(tuple(settings.LANGUAGES))
 
 
 def url(viewname: str, **kwargs) -> str:
@@ -73,7 +86,7 @@ def fill(text: str, **values) -> Markup:
 def environment(**options) -> Environment:
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)
-    env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, url=url)
+    env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, url=url, languages=languages)
     env.filters.update(
         date=local_date,
         fill=fill,
