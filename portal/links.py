@@ -47,7 +47,35 @@ def reverse(viewname, args=None, kwargs=None, current_app=None) -> str:
     return _fill(*learnt, values)
 
 
-def _learnt_for(viewname, args, kwargs, values, current_app):
+def current_app_of(request):
+    """The application a ``{% url %}`` reverses for, as Django's tag chooses it: the
+    request's ``current_app`` if it has one, else the namespace of its resolved view."""
+    if hasattr(request, "current_app"):
+        return request.current_app
+    return getattr(getattr(request, "resolver_match", None), "namespace", None)
+
+
+def reverser(current_app=None):
+    """:func:`reverse` with keyword arguments for one template render (a table's links):
+    the URL configuration, script prefix and language are read once, not for each link."""
+    where = _where()
+
+    def reverse_kwargs(viewname, **kwargs) -> str:
+        values = tuple(kwargs.values())
+        learnt = _learnt_for(viewname, None, kwargs, values, current_app, where)
+        if learnt is None:
+            return django_reverse(viewname, kwargs=kwargs, current_app=current_app)
+        return _fill(*learnt, values)
+
+    return reverse_kwargs
+
+
+def _where() -> tuple[str, str, str]:
+    """What else a URL depends on: the URL configuration, script prefix and language."""
+    return get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), get_language()
+
+
+def _learnt_for(viewname, args, kwargs, values, current_app, where=None):
     """What was learnt of this view's URL for these arguments' names, or None when the
     arguments are not all whole numbers (or Django's answers cannot be learnt)."""
     if args and kwargs:
@@ -55,14 +83,7 @@ def _learnt_for(viewname, args, kwargs, values, current_app):
     if not isinstance(viewname, str) or not all(type(v) is int and v >= 0 for v in values):
         return None
     names = tuple(kwargs) if kwargs else len(values)
-    key = (
-        viewname,
-        names,
-        current_app,
-        get_urlconf() or settings.ROOT_URLCONF,
-        get_script_prefix(),
-        get_language(),
-    )
+    key = (viewname, names, current_app, *(where or _where()))
     try:
         return _learnt[key]
     except KeyError:
@@ -129,12 +150,7 @@ class URLNode(defaulttags.URLNode):
     def render(self, context):
         args = [arg.resolve(context) for arg in self.args]
         kwargs = {name: value.resolve(context) for name, value in self.kwargs.items()}
-        # As Django's: the request's current_app if it has one, else its namespace.
-        request = getattr(context, "request", None)
-        if hasattr(request, "current_app"):
-            current_app = request.current_app
-        else:
-            current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
+        current_app = current_app_of(getattr(context, "request", None))
         try:
             url = reverse(
                 self.view_name.resolve(context), args=args, kwargs=kwargs, current_app=current_app

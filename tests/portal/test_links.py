@@ -6,6 +6,7 @@ from django.template import Context, RequestContext, engines
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, set_script_prefix
 from django.urls import reverse as django_reverse
+from django.utils import translation
 
 from portal import links
 
@@ -105,3 +106,20 @@ def test_url_tag_is_the_portals_in_every_template():
     assert engines["django"].from_string("{% url 'portal:dashboard' 1 %}").template.render(
         RequestContext(request, {})
     ) == template.template.render(Context({}))
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_reverser_answers_as_reverse_for_one_render(language):
+    """The per-render reverser (the Jinja2 tables' ``url``) gives Django's answers, for
+    learnable links and for the rest (text arguments go to Django's reverse)."""
+    from portal.links import reverser
+
+    with translation.override(language):
+        url = reverser()
+        for kwargs in ({"customer": 100001, "contact": 7}, {"customer": 100001, "contact": 8}):
+            assert url("contacts:contact_update", **kwargs) == django_reverse(
+                "contacts:contact_update", kwargs=kwargs
+            )
+        assert url("portal:home") == django_reverse("portal:home")
+        with pytest.raises(NoReverseMatch):
+            url("contacts:contact_update", customer="x", contact=1)
