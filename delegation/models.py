@@ -195,6 +195,12 @@ class Grant(models.Model):
     def get_effective_state_display(self) -> str:
         return self.State(self.effective_state()).label
 
+    @classmethod
+    def state_labels(cls) -> dict[str, str]:
+        """Each state's label in the active language, looked up once for a list of grants:
+        ``state_labels()[grant.effective_state()]`` is ``get_effective_state_display()``."""
+        return {state.value: str(state.label) for state in cls.State}
+
     @property
     def key_display_prefix(self) -> str:
         return f"{self.key_prefix}-…" if self.key_prefix else ""

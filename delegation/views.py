@@ -51,12 +51,18 @@ def _grant_to_agency(customer, grant_id):
 def grant_list(request, customer):
     """Grants the customer made: administrator, accounts, state, end (D1, D2)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
-    page = Paginator(selectors.grants_given(customer), PAGE_SIZE).get_page(request.GET.get("page"))
-    grant_requests = list(selectors.grant_requests_of(customer)[:10])
+    grants = selectors.GrantList(customer, received=False, page_size=PAGE_SIZE)
+    page = Paginator(grants, PAGE_SIZE).get_page(request.GET.get("page"))
+    grant_requests = selectors.latest_grant_requests(customer, 10)
     return render(
         request,
         "delegation/grant_list.html",
-        {"customer": customer, "page": page, "grant_requests": grant_requests},
+        {
+            "customer": customer,
+            "page": page,
+            "grant_requests": grant_requests,
+            "state_labels": Grant.state_labels(),
+        },
     )
 
 
@@ -187,10 +193,13 @@ def request_list(request, customer):
     """Grants addressed to this customer as technical administrator: pending requests
     first, where the key is entered, then current and past grants (D3, D4)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_DELEGATIONS)
-    page = Paginator(selectors.grants_received(customer), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    grants = selectors.GrantList(customer, received=True, page_size=PAGE_SIZE)
+    page = Paginator(grants, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "delegation/request_list.html",
+        {"customer": customer, "page": page, "state_labels": Grant.state_labels()},
     )
-    return render(request, "delegation/request_list.html", {"customer": customer, "page": page})
 
 
 def _request_detail(request, customer, grant, form, status=200):
