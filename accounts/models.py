@@ -10,11 +10,14 @@ import re
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin
 
@@ -241,6 +244,21 @@ class CustomerGroup(models.Model):
         return str(self.group)
 
 
+# The labels of the permission set (PermissionSet._labels) by model and language: str() of
+# a lazy verbose name looks it up in the active translation on every call, and the users
+# page shows some 170 of them per view (make bench).
+_LABELS: dict[tuple[type, str | None], dict[str, str]] = {}
+# Invitation.get_shown_state_display's labels by language and state, for the same reason.
+_STATE_LABELS: dict[tuple[str | None, str], str] = {}
+
+
+@receiver(setting_changed)
+def _forget_labels(*, setting, **kwargs):
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
+        _LABELS.clear()
+        _STATE_LABELS.clear()
+
+
 class PermissionSet(models.Model):
     """The permission set of U3 and the notification choices, each on or off.
 
@@ -288,21 +306,31 @@ class PermissionSet(models.Model):
     def permission_values(self) -> dict[str, bool]:
         return {name: bool(getattr(self, name)) for name in self.choice_fields()}
 
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        """The label of each permission and notification in the active language, looked
+        up once per process and language; under ``is_owner`` what an owner's permissions
+        read."""
+        key = (cls, get_language())
+        labels = _LABELS.get(key)
+        if labels is None:
+            labels = {
+                name: str(cls._meta.get_field(name).verbose_name)
+                for name in (*cls.PERMISSION_FIELDS, *cls.NOTIFICATION_FIELDS)
+            }
+            labels["is_owner"] = str(_("owner (all permissions)"))
+            _LABELS[key] = labels
+        return labels
+
     def permission_labels(self) -> list[str]:
+        labels = self._labels()
         if self.is_owner:
-            return [str(_("owner (all permissions)"))]
-        return [
-            str(self._meta.get_field(name).verbose_name)
-            for name in self.PERMISSION_FIELDS
-            if getattr(self, name)
-        ]
+            return [labels["is_owner"]]
+        return [labels[name] for name in self.PERMISSION_FIELDS if getattr(self, name)]
 
     def notification_labels(self) -> list[str]:
-        return [
-            str(self._meta.get_field(name).verbose_name)
-            for name in self.NOTIFICATION_FIELDS
-            if getattr(self, name)
-        ]
+        labels = self._labels()
+        return [labels[name] for name in self.NOTIFICATION_FIELDS if getattr(self, name)]
 
 
 class Membership(PermissionSet):
@@ -597,7 +625,13 @@ class Invitation(PermissionSet):
         return self.state
 
     def get_shown_state_display(self) -> str:
-        return self.State(self.shown_state).label
+        """The shown state's label in the active language (looked up once per language)."""
+        state = self.shown_state
+        key = (get_language(), state)
+        label = _STATE_LABELS.get(key)
+        if label is None:
+            label = _STATE_LABELS[key] = str(self.State(state).label)
+        return label
 
     @staticmethod
     def hash_token(token: str) -> str:
