@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import connections, router
 from django.db.models import (
     Case,
     CharField,
@@ -904,21 +905,63 @@ def ticket_access(user, ticket) -> TicketAccess | None:
     return None
 
 
+def _ticket_row(ticket_id):
+    """The ticket with this id, with what the access check and the page read of it."""
+    from helpdesk.models import Ticket
+
+    return (
+        Ticket.objects.select_related(
+            "customer", "customer__parent", "account", "account__customer", "requester"
+        )
+        .filter(pk=ticket_id)
+        .order_by()[:1]
+    )
+
+
+def _in_range(field, value: int) -> bool:
+    low, high = connections[router.db_for_read(field.model)].ops.integer_field_range(
+        field.get_internal_type()
+    )
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _ticket_participants(ticket_id):
+    from helpdesk.models import Participant
+
+    return Participant.objects.filter(ticket_id=ticket_id)
+
+
+# Compiled once per process (make bench: building and compiling them cost 1.5 ms of the
+# ticket page's Python on every view). The ticket is a primary-key lookup; who is copied
+# is planned per call.
+_TICKET_ROW = PreparedQuery(_ticket_row, ticket_id=int)
+_TICKET_PARTICIPANTS = PreparedQuery(_ticket_participants, server_side=False, ticket_id=int)
+
+
+def _with_participants(ticket) -> None:
+    """``prefetch_related("participants")`` with the compiled query: the rows are the
+    ticket's ``participants.all()`` from here on, as Django's prefetch leaves them."""
+    participants = _TICKET_PARTICIPANTS(ticket_id=ticket.pk)
+    for participant in participants:
+        participant.ticket = ticket
+    copied = ticket.participants.all()
+    copied._result_cache = participants
+    copied._prefetch_done = True
+    ticket._prefetched_objects_cache = {"participants": copied}
+
+
 def get_ticket_for(request, customer: int, ticket_id: int, action: TicketAction):
     """A ticket under its customer's path if the user may do ``action`` on it: 404 when
     they do not see it, 403 when they see it but may not do that."""
     from helpdesk.models import Ticket
 
-    ticket = (
-        Ticket.objects.select_related(
-            "customer", "customer__parent", "account", "account__customer", "requester"
-        )
-        .prefetch_related("participants")  # who is in copy: the access check and the page
-        .filter(pk=ticket_id, customer__number=customer)
-        .first()
-    )
-    if ticket is None:
+    # An id outside its column's range names no ticket (Django's lookup finds none).
+    rows = _TICKET_ROW(ticket_id=ticket_id) if _in_range(Ticket._meta.pk, ticket_id) else []
+    # Only under its own customer's path.
+    ticket = rows[0] if rows and rows[0].customer_id is not None else None
+    if ticket is None or ticket.customer.number != customer:
         raise Http404
+    _with_participants(ticket)  # who is in copy: the access check and the page
     access = ticket_access(request.user, ticket)
     if access is None:
         raise Http404

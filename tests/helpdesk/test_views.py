@@ -524,3 +524,67 @@ def test_h3_copied_person_is_read_once_with_the_ticket(client_for, member, custo
     reading = [q["sql"] for q in queries.captured_queries if '"helpdesk_participant"' in q["sql"]]
     assert len(reading) == 1
     assert response.context["copied"] == sorted([member.email, "zoe@example.com"])
+
+
+# --- compiled-once reads of the ticket page (make bench) -------------------------------------
+
+
+def test_conversation_answers_as_the_queryset_does(ticket):
+    """H3, H4: the compiled conversation is the messages the queryset of the ticket gives
+    (no internal note, oldest first), each with its own files by id, as a prefetch gives."""
+    from helpdesk import selectors
+
+    staff = MessageFactory(ticket=ticket, staff=True)
+    MessageFactory(ticket=ticket, note=True, body="internal")
+    note = ticket.messages.filter(kind=Message.Kind.NOTE).get()
+    first = _attach(ticket, staff, name="b.txt", data=b"b")
+    second = _attach(ticket, staff, name="a.txt", data=b"a")
+    _attach(ticket, note, name="secret.txt", data=b"s")
+    expected = list(
+        ticket.messages.exclude(kind=Message.Kind.NOTE)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+    shown = selectors.conversation(ticket)
+    assert [m.pk for m in shown] == [m.pk for m in expected]
+    assert [str(m.author) if m.author else None for m in shown] == [
+        str(m.author) if m.author else None for m in expected
+    ]
+    files = {m.pk: [f.pk for f in m.files] for m in shown}
+    assert files[staff.pk] == [first.pk, second.pk]
+    assert sum(len(v) for v in files.values()) == 2  # the note's file is not shown
+    assert all(f.message is m for m in shown for f in m.files)
+
+
+def test_conversation_without_messages_reads_no_files(ticket):
+    """Like a prefetch: no message, no query for their files."""
+    from helpdesk import selectors
+
+    ticket.messages.all().delete()
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.conversation(ticket) == []
+    assert len(queries) == 1
+
+
+def test_ticket_only_under_its_own_customers_path(client_for, member, ticket, other_ticket):
+    """S1: the compiled ticket read answers 404 for another customer's path, an unknown
+    id and an id past the column's range, as the queryset did."""
+    client = client_for(member)
+    assert client.get(ticket_url(ticket)).status_code == 200
+    assert client.get(ticket_url(other_ticket, customer=ticket.customer)).status_code == 404
+    assert client.get(ticket_url(ticket, customer=other_ticket.customer)).status_code == 404
+    for number in (0, ticket.pk + 10_000, 2**63, 10**30):
+        url = f"/c/{ticket.customer.number}/tickets/{number}/"
+        assert client.get(url).status_code == 404
+
+
+def test_ticket_page_reads_participants_with_the_ticket(client_for, member, ticket):
+    """H3: who is in copy is read once, for the access check and the page."""
+    ParticipantFactory(ticket=ticket, email="b@example.com")
+    ParticipantFactory(ticket=ticket, email="a@example.com")
+    client = client_for(member)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(ticket_url(ticket))
+    assert b"a@example.com, b@example.com" in response.content
+    read = [q["sql"] for q in queries.captured_queries if "helpdesk_participant" in q["sql"]]
+    assert len(read) == 1
