@@ -6,7 +6,7 @@ from django.template import engines
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from portal.jinja import translator
+from portal.jinja import Dates, translator
 from portal.links import current_app_of, reverser
 
 register = template.Library()
@@ -19,6 +19,7 @@ def jinja_include(context, template_name: str, **extra):
     values = context.flatten()
     values.update(extra)
     values["_"] = translator()
+    values["_dates"] = Dates()  # the table's |date
     values["url"] = reverser(current_app_of(values.get("request")))
     # The page's one CSRF token (Django's backend would mask a new one for each form).
     token = values.get("csrf_token")

@@ -94,3 +94,25 @@ def test_contacts_table_forms_carry_the_pages_token(client_for, owner, customer)
     assert len(tokens) >= 4  # sign-out, language, the table's forms, the settings form
     assert len(set(tokens)) == 1  # the page's one token, in the table's forms too
     assert "&lt;b&gt;Bold&lt;/b&gt;" in body and "<b>Bold</b>" not in body
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_dates_of_one_render_answer_as_the_date_filter(language, settings):
+    """The per-render ``|date`` (time zone and formats read once) shows what
+    ``local_date`` shows: aware and naive times, dates, nothing, an unknown format."""
+    from portal.jinja import Dates
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    aware = datetime.datetime(2026, 3, 31, 23, 30, tzinfo=datetime.UTC)
+    values = [aware, aware.replace(tzinfo=None), datetime.date(2026, 4, 1), None, ""]
+    with translation.override(language):
+        dates = Dates()
+        for value in values:
+            for name in ("SHORT_DATE_FORMAT", "SHORT_DATETIME_FORMAT", None, "j. F Y"):
+                if (
+                    isinstance(value, datetime.date)
+                    and not isinstance(value, datetime.datetime)
+                    and name == "SHORT_DATETIME_FORMAT"
+                ):
+                    continue  # a time code on a date is an error in both
+                assert dates(value, name) == local_date(value, name), (value, name)
