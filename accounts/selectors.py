@@ -5,6 +5,8 @@ Each takes the customer the view already obtained through the policy; none decid
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db.models import (
     Count,
     Exists,
@@ -185,24 +187,40 @@ def sub_accounts_of(main: Customer) -> QuerySet[Customer]:
     )
 
 
+def _pending_links(customer_id, *, sent: bool, received: bool):
+    wanted = Q()
+    if sent:
+        wanted |= Q(main_id=customer_id)
+    if received:
+        wanted |= Q(sub_id=customer_id)
+    return (
+        SubAccountLinkRequest.objects.filter(wanted, state=SubAccountLinkRequest.State.PENDING)
+        .select_related("main", "sub", "requested_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+# Compiled once per process for each of the three shapes (make bench: building the
+# query cost about 1 ms of every sub-account page view); planned per call.
+_PENDING_LINKS = {
+    (sent, received): PreparedQuery(
+        partial(_pending_links, sent=sent, received=received),
+        server_side=False,
+        customer_id=int,
+    )
+    for sent, received in ((True, True), (True, False), (False, True))
+}
+
+
 def pending_link_requests(
     customer: Customer, *, sent: bool, received: bool
 ) -> tuple[list[SubAccountLinkRequest], list[SubAccountLinkRequest]]:
     """Requests still waiting for an owner (C2), in one query: those the customer made as a
     main account (``sent``) and those to link it as a sub-account of another
     (``received``); each list only when asked for, newest first."""
-    wanted = Q()
-    if sent:
-        wanted |= Q(main=customer)
-    if received:
-        wanted |= Q(sub=customer)
-    if not wanted:
+    if not (sent or received):
         return [], []
-    rows = list(
-        SubAccountLinkRequest.objects.filter(wanted, state=SubAccountLinkRequest.State.PENDING)
-        .select_related("main", "sub", "requested_by")
-        .order_by("-created_at", "-pk")
-    )
+    rows = _PENDING_LINKS[sent, received](customer_id=customer.pk)
     return (
         [r for r in rows if sent and r.main_id == customer.pk],
         [r for r in rows if received and r.sub_id == customer.pk],

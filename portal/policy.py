@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -296,6 +297,22 @@ def can(user, action: Action, customer: Customer) -> bool:
     return bool(access and access.allows(action))
 
 
+def _sub_accounts_by_name(main_id):
+    return Customer.objects.filter(parent_id=main_id).order_by(Lower("name"), "number")
+
+
+@lru_cache(maxsize=16)
+def _first_subs(count: int) -> PreparedQuery:
+    """A main account's first ``count`` sub-accounts by name (the switcher's order),
+    compiled once per process for each count (make bench: on every page of a main
+    account's users)."""
+
+    def first_subs(main_id):
+        return _sub_accounts_by_name(main_id)[:count]
+
+    return PreparedQuery(first_subs, server_side=False, main_id=int)
+
+
 def actable_customers(user, limit: int | None = None) -> list[Customer]:
     """Every customer the user may act in, for the account switcher: own memberships and
     the sub-accounts of main accounts they belong to (C3), by name.
@@ -312,7 +329,13 @@ def actable_customers(user, limit: int | None = None) -> list[Customer]:
         for cid, m in memberships.items()
         if m.customer.parent_id is None and m.customer_has_subs
     ]
-    if main_ids:
+    if len(main_ids) == 1 and limit is not None:
+        # The usual case, compiled once: the main account's first sub-accounts by name,
+        # as many more as the user's own customers that may be among them.
+        first = _first_subs(limit + 1 + len(customers))(main_id=main_ids[0])
+        for sub in [c for c in first if c.pk not in customers][: limit + 1]:
+            customers[sub.pk] = sub
+    elif main_ids:
         subs = Customer.objects.filter(parent_id__in=main_ids).exclude(pk__in=list(customers))
         if limit is not None:
             subs = subs.order_by(Lower("name"), "number")[: limit + 1]

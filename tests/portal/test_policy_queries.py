@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from portal import policy
-from tests.factories import CustomerFactory, HostingAccountFactory
+from tests.factories import CustomerFactory, HostingAccountFactory, MembershipFactory
 from tests.helpers import activate_grant
 
 
@@ -64,6 +64,23 @@ def test_switcher_is_capped_and_sorted(main_user, main_customer):
     first = policy.actable_customers(main_user, limit=5)
     assert first == every[:6]
     assert [c.name for c in first] == ["Main Holding AG", *names[:5]]
+
+
+@pytest.mark.django_db
+def test_c3_switcher_leaves_out_own_sub_accounts_once(main_user, main_customer):
+    """C3: a user who is also a member of some sub-accounts sees each customer once, and
+    still the first customers by name (the compiled query reads as many more)."""
+    subs = [CustomerFactory(name=f"Sub {n:02d}", parent=main_customer) for n in range(12)]
+    for sub in subs[:4]:
+        MembershipFactory(user=main_user, customer=sub)
+    policy.forget(main_user)
+    every = policy.actable_customers(main_user)
+    assert len(every) == len({c.pk for c in every}) == 13
+    policy.forget(main_user)
+    for limit in (1, 3, 6, 20):
+        first = policy.actable_customers(main_user, limit=limit)
+        assert first == every[: limit + 1]
+        policy.forget(main_user)
 
 
 @pytest.mark.django_db
