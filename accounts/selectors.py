@@ -30,7 +30,7 @@ from accounts.models import (
     StaffRequest,
     SubAccountLinkRequest,
 )
-from portal.prepared import PreparedQuery
+from portal.prepared import PreparedPages, PreparedQuery
 
 # What the users page reads of a person (User.__str__ and the rows): the rest of a user's
 # row (the password hash, three dates) is not loaded for its 25 + 25 people (make bench).
@@ -121,36 +121,8 @@ def member_list_counts(customer: Customer) -> dict[str, int]:
     return {"members": row["n_members"], "invitations": row["n_invitations"]}
 
 
-class _PagedQuery:
-    """``build(customer_id)[offset : offset + size]`` as a list, compiled once per process
-    for each page (Django writes LIMIT and OFFSET into the SQL, so each page is a query of
-    its own). Pages past the first ``pages`` run through the ORM."""
-
-    def __init__(self, build, pages: int = 64):
-        self._build = build
-        self._pages = pages
-        self._prepared: dict[tuple[int, int], PreparedQuery] = {}
-
-    def __call__(self, customer_id: int, offset: int, size: int) -> list:
-        query = self._prepared.get((offset, size))
-        if query is None:
-            if offset % size or offset // size >= self._pages:
-                return list(self._build(customer_id)[offset : offset + size])
-            query = self._prepared[offset, size] = self._prepare(offset, size)
-        return query(customer_id=customer_id)
-
-    def _prepare(self, offset: int, size: int) -> PreparedQuery:
-        build = self._build
-
-        def page_rows(customer_id):
-            return build(customer_id)[offset : offset + size]
-
-        # Planned by PostgreSQL for each customer (server_side=False): sizes differ.
-        return PreparedQuery(page_rows, server_side=False, customer_id=int)
-
-
-_MEMBER_PAGES = _PagedQuery(_members_reported)
-_INVITATION_PAGES = _PagedQuery(_invitations_shown)
+_MEMBER_PAGES = PreparedPages(_members_reported)
+_INVITATION_PAGES = PreparedPages(_invitations_shown)
 
 
 def members_page(customer: Customer, offset: int, size: int) -> list[Membership]:

@@ -28,7 +28,7 @@ from contacts.models import (
     ContactType,
     digits_of,
 )
-from portal.prepared import PreparedQuery
+from portal.prepared import PreparedPages, PreparedQuery
 
 # K5: which contact types a category goes to, most specific first. The first step that
 # yields a recipient wins; the customer's account e-mail is the last resort.
@@ -161,6 +161,51 @@ def routing_overview(
 
     per_contact, fallback, _has_authorised = contacts_page_summary(customer, contacts)
     return per_contact, fallback
+
+
+def _contacts_listed(customer_id):
+    """The contacts page's list (K2): active contacts, the primary one first, by name."""
+    return Contact.objects.active().filter(customer_id=customer_id).order_by("-is_primary", "name")
+
+
+def _contacts_counted(customer_id):
+    return (
+        Contact.objects.active()
+        .filter(customer_id=customer_id)
+        .values("customer_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+# Compiled once per process, planned per call (make bench).
+_CONTACT_COUNT = PreparedQuery(_contacts_counted, server_side=False, customer_id=int)
+_CONTACT_PAGES = PreparedPages(_contacts_listed)
+
+
+def _settings_row(customer_id):
+    return ContactSettings.objects.filter(customer_id=customer_id)
+
+
+# One row per customer (a unique key): prepared once per connection.
+_SETTINGS = PreparedQuery(_settings_row, customer_id=int)
+
+
+def contact_settings_of(customer: Customer) -> ContactSettings | None:
+    """The customer's ContactSettings, or None when it never changed them (K6)."""
+    rows = _SETTINGS(customer_id=customer.pk)
+    return rows[0] if rows else None
+
+
+def contacts_listed_count(customer: Customer) -> int:
+    """How many contacts the contacts page lists (``_contacts_listed``)."""
+    rows = _CONTACT_COUNT(customer_id=customer.pk)
+    return rows[0]["n"] if rows else 0
+
+
+def contacts_listed_page(customer: Customer, offset: int, size: int) -> list[Contact]:
+    """The contacts page's ``size`` contacts from ``offset`` on, compiled once per page."""
+    return _CONTACT_PAGES(customer.pk, offset, size)
 
 
 def _page_summary_counts(customer_id, at):
@@ -304,7 +349,7 @@ def invoice_address_block(customer: Customer, contact_settings=_LOOK_UP) -> list
     already. Reads only as many contacts as can fit the line, not all of them."""
     lines = [customer.name]
     if contact_settings is _LOOK_UP:
-        contact_settings = ContactSettings.objects.filter(customer=customer).first()
+        contact_settings = contact_settings_of(customer)
     if contact_settings is not None and not contact_settings.list_contacts_on_invoice:
         return lines
     # Accounting contacts first: if there is any, only they are named.
