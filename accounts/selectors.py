@@ -10,13 +10,10 @@ from functools import partial
 from django.db.models import (
     Count,
     Exists,
-    Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.db.models.functions import Coalesce
 
@@ -30,6 +27,7 @@ from accounts.models import (
     StaffRequest,
     SubAccountLinkRequest,
 )
+from portal.pagination import counts_query
 from portal.prepared import PreparedPages, PreparedQuery
 
 # What the users page reads of a person (User.__str__ and the rows): the rest of a user's
@@ -90,21 +88,9 @@ def _invitations_shown(customer_id: int) -> QuerySet[Invitation]:
     )
 
 
-def _counted(queryset: QuerySet) -> Subquery:
-    """The number of rows of ``queryset`` as a scalar subquery (``count_together``'s)."""
-    counted = (
-        queryset.order_by()
-        .select_related(None)
-        .annotate(_n=Func(Value(1), function="COUNT", output_field=IntegerField()))
-        .values("_n")
-    )
-    return Subquery(counted, output_field=IntegerField())
-
-
 def _member_list_counts(customer_id: int) -> QuerySet:
-    return Customer.objects.filter(pk=customer_id).values(
-        n_members=_counted(_members(customer_id)),
-        n_invitations=_counted(_invitations(customer_id)),
+    return counts_query(
+        customer_id, {"members": _members(customer_id), "invitations": _invitations(customer_id)}
     )
 
 
@@ -115,8 +101,7 @@ _MEMBER_LIST_COUNTS = PreparedQuery(_member_list_counts, server_side=False, cust
 
 def member_list_counts(customer: Customer) -> dict[str, int]:
     """How many members and invitations the customer has (``members_of``,
-    ``invitations_of``), in one query, as ``portal.pagination.count_together`` counts them
-    (U2)."""
+    ``invitations_of``), in one query (``portal.pagination.counts_query``) (U2)."""
     (row,) = _MEMBER_LIST_COUNTS(customer_id=customer.pk)
     return {"members": row["n_members"], "invitations": row["n_invitations"]}
 

@@ -5,6 +5,8 @@ Every view: signed in, one policy call for the customer, objects fetched through
 customer only (another tenant's id is a 404), changes by POST.
 """
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +25,7 @@ from accounts.forms import (
 )
 from accounts.models import HostingAccount, Invitation, Membership
 from portal import policy
-from portal.pagination import CappedCountPaginator
+from portal.pagination import CappedCountPaginator, PagedList
 from portal.policy import Action
 
 PAGE_SIZE = 25
@@ -48,15 +50,9 @@ def member_list(request, customer):
         ("members", "page", selectors.members_page),
         ("invitations", "ipage", selectors.invitations_page),
     ):
-        # The paginator pages through the row numbers; the page's rows are then read with
-        # a query compiled once per page (make bench).
-        page = Paginator(range(counts[key]), PAGE_SIZE).get_page(request.GET.get(param))
-        numbers = page.object_list
-        if numbers:  # an empty list is not read (nor was its empty slice)
-            page.object_list = fetch(customer, numbers.start, PAGE_SIZE)[: len(numbers)]
-        else:
-            page.object_list = []
-        pages[key] = page
+        # Each page's rows are read with a query compiled once per page (make bench).
+        listed = PagedList(partial(counts.get, key), partial(fetch, customer), PAGE_SIZE)
+        pages[key] = Paginator(listed, PAGE_SIZE).get_page(request.GET.get(param))
     members, invitations = pages["members"], pages["invitations"]
     rows = [
         {

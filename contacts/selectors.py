@@ -28,6 +28,7 @@ from contacts.models import (
     ContactType,
     digits_of,
 )
+from portal.pagination import counts_query
 from portal.prepared import PreparedPages, PreparedQuery
 
 # K5: which contact types a category goes to, most specific first. The first step that
@@ -169,13 +170,7 @@ def _contacts_listed(customer_id):
 
 
 def _contacts_counted(customer_id):
-    return (
-        Contact.objects.active()
-        .filter(customer_id=customer_id)
-        .values("customer_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    return counts_query(customer_id, {"contacts": _contacts_listed(customer_id)})
 
 
 # Compiled once per process, planned per call (make bench).
@@ -199,8 +194,8 @@ def contact_settings_of(customer: Customer) -> ContactSettings | None:
 
 def contacts_listed_count(customer: Customer) -> int:
     """How many contacts the contacts page lists (``_contacts_listed``)."""
-    rows = _CONTACT_COUNT(customer_id=customer.pk)
-    return rows[0]["n"] if rows else 0
+    (row,) = _CONTACT_COUNT(customer_id=customer.pk)
+    return row["n_contacts"]
 
 
 def contacts_listed_page(customer: Customer, offset: int, size: int) -> list[Contact]:

@@ -1,6 +1,8 @@
 """Contacts pages for users allowed to manage contacts, and the address confirmation page
 that the mailed link opens (no login: contacts have none)."""
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,6 +28,7 @@ from contacts.forms import (
 )
 from contacts.models import Category, Contact, RegisterExtract
 from portal import policy
+from portal.pagination import PagedList
 from portal.policy import Action
 
 PAGE_SIZE = 25
@@ -69,16 +72,13 @@ def contact_list(request, customer):
     """The customer's contacts with their types, addresses (pending ones beside the
     current), switches and marks; the invoice address preview (K6)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_CONTACTS)
-    # The paginator pages through the row numbers; the page's contacts are then read with
-    # a query compiled once per page (make bench), as the members page does.
-    count = selectors.contacts_listed_count(customer)
-    page = Paginator(range(count), PAGE_SIZE).get_page(request.GET.get("page"))
-    numbers = page.object_list
-    page.object_list = (
-        selectors.contacts_listed_page(customer, numbers.start, PAGE_SIZE)[: len(numbers)]
-        if numbers
-        else []
+    # The count and the page's contacts are queries compiled once per process (make bench).
+    contacts = PagedList(
+        partial(selectors.contacts_listed_count, customer),
+        partial(selectors.contacts_listed_page, customer),
+        PAGE_SIZE,
     )
+    page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
     contact_settings = selectors.contact_settings_of(customer)
     list_on_invoice = contact_settings.list_contacts_on_invoice if contact_settings else True
     per_contact, fallback, has_authorised = selectors.contacts_page_summary(

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Customer, HostingAccount
 from delegation.models import Grant, GrantEvent, GrantRequest, pending_first
-from portal.prepared import PreparedQuery
+from portal.pagination import PagedList, counts_query
+from portal.prepared import PreparedPages, PreparedQuery
 
 _ACCOUNTS = Prefetch(
     "accounts",
@@ -55,51 +56,38 @@ def grant_requests_of(grantor: Customer | int) -> QuerySet[GrantRequest]:
 # order and the same rows, are compiled once here; PostgreSQL still plans each call for its
 # values (server_side=False: a customer with two grants or with 6,000).
 
-# The pages a process keeps compiled (LIMIT and OFFSET are part of a query's SQL).
-_PAGES_KEPT = 32
+
+def _given(customer_id):
+    return grants_given(customer_id).prefetch_related(None)  # names: GrantList
+
+
+def _received(customer_id):
+    return grants_received(customer_id).prefetch_related(None)
 
 
 def _given_count(customer_id):
-    return (
-        Grant.objects.given_by(customer_id).order_by().values("grantor_id").annotate(n=Count("pk"))
-    )
+    return counts_query(customer_id, {"grants": _given(customer_id)})
 
 
 def _received_count(customer_id):
+    return counts_query(customer_id, {"grants": _received(customer_id)})
+
+
+def _received_page(grants: QuerySet[Grant], offset: int, size: int) -> QuerySet[Grant]:
+    """The page is picked from the agency's grants alone (the index's order, see
+    grants_received); only its grants are then joined with their grantors."""
     return (
-        Grant.objects.addressed_to(customer_id)
-        .order_by()
-        .values("agency_id")
-        .annotate(n=Count("pk"))
+        Grant.objects.filter(pk__in=grants.values("pk")[offset : offset + size])
+        .select_related("grantor")
+        .annotate(pending_first=pending_first())
+        .order_by("pending_first", "-created_at", "-pk")
     )
 
 
 _GIVEN_COUNT = PreparedQuery(_given_count, server_side=False, customer_id=int)
 _RECEIVED_COUNT = PreparedQuery(_received_count, server_side=False, customer_id=int)
-
-
-@lru_cache(maxsize=_PAGES_KEPT)
-def _given_page(offset: int, size: int) -> PreparedQuery:
-    def given_page(customer_id):
-        return grants_given(customer_id).prefetch_related(None)[offset : offset + size]
-
-    return PreparedQuery(given_page, server_side=False, customer_id=int)
-
-
-@lru_cache(maxsize=_PAGES_KEPT)
-def _received_page(offset: int, size: int) -> PreparedQuery:
-    def received_page(customer_id):
-        # The page is picked from the agency's grants alone (the index's order, see
-        # grants_received); only its grants are then joined with their grantors.
-        page = grants_received(customer_id).prefetch_related(None).values("pk")
-        return (
-            Grant.objects.filter(pk__in=page[offset : offset + size])
-            .select_related("grantor")
-            .annotate(pending_first=pending_first())
-            .order_by("pending_first", "-created_at", "-pk")
-        )
-
-    return PreparedQuery(received_page, server_side=False, customer_id=int)
+_GIVEN_PAGES = PreparedPages(_given)
+_RECEIVED_PAGES = PreparedPages(_received, page=_received_page)
 
 
 def _ids(size: int) -> dict[str, type]:
@@ -127,38 +115,27 @@ def _padded(ids: list[int], size: int) -> dict[str, int]:
     return {f"id{n}": value for n, value in enumerate(ids)}
 
 
-class GrantList:
+class GrantList(PagedList):
     """The object list of a ``Paginator`` over a customer's grants, given (the grantor's
     list, D1, D2: as ``grants_given``) or received (the administrator's list, D3, D4: as
     ``grants_received``): its count, and a page's grants with their administrator or
     grantor and, as ``account_names``, the names of their hosting accounts. Each query
     is compiled once per process."""
 
-    ordered = True  # Paginator: the order is the selectors'
-
     def __init__(self, customer: Customer, *, received: bool, page_size: int):
-        self.customer_id = customer.pk
-        self.received = received
-        self.page_size = page_size
-
-    def count(self) -> int:
-        counter = _RECEIVED_COUNT if self.received else _GIVEN_COUNT
-        rows = counter(customer_id=self.customer_id)
-        return rows[0]["n"] if rows else 0
+        counter = _RECEIVED_COUNT if received else _GIVEN_COUNT
+        pages = _RECEIVED_PAGES if received else _GIVEN_PAGES
+        super().__init__(
+            lambda: counter(customer_id=customer.pk)[0]["n_grants"],
+            lambda offset, size: pages(customer.pk, offset, size),
+            page_size,
+        )
 
     def __getitem__(self, key: slice) -> list[Grant]:
-        if not isinstance(key, slice) or key.step is not None:
-            raise TypeError("GrantList: only a page of grants, as Paginator asks for it")
-        start, stop = key.start or 0, key.stop
-        size = self.page_size
-        if stop is None or not 0 <= stop - start <= size:
-            raise ValueError("GrantList: at most one page of grants")
-        if stop == start:
-            return []  # as an empty slice of a queryset: no query
-        page = _received_page if self.received else _given_page
-        grants = page(start, size)(customer_id=self.customer_id)[: stop - start]
+        grants = super().__getitem__(key)
         if not grants:
             return grants
+        size = self.page_size
         ids = [grant.pk for grant in grants]
         names: dict[int, list[str]] = {pk: [] for pk in ids}
         for row in _account_names(size)(**_padded(ids, size)):

@@ -6,6 +6,8 @@ can grow like that count at most ``cap`` + 1 rows and say "more than …" past i
 filters and the search narrow them down (the helpdesk admin does the same).
 """
 
+from collections.abc import Callable
+
 from django.core.paginator import Paginator
 from django.db.models import Count, Func, IntegerField, Subquery, Value, Window
 from django.utils.functional import cached_property
@@ -79,19 +81,41 @@ class WindowCountPaginator(Paginator):
         return list(counted[bottom : bottom + self.per_page])
 
 
-def count_together(customer, querysets: dict) -> dict:
-    """The number of rows of every queryset, in one query: a scalar ``COUNT`` subquery
-    each, selected beside ``customer``'s row. A page with several paginated lists (the
-    access overview's seven sections and the sub-accounts, the members and invitations)
-    counted them one by one: a round trip each on every view (make bench)."""
+class PagedList:
+    """The object list of a ``Paginator`` whose total and pages come from the given
+    functions (queries compiled once per process, ``portal.prepared``): ``count()``, and
+    one page at a time by slice as ``Paginator`` asks, read as ``rows(offset, page_size)``;
+    an empty page reads nothing (nor does an empty slice of a queryset)."""
+
+    ordered = True  # Paginator: the order is the list's own
+
+    def __init__(self, count: Callable[[], int], rows: Callable[[int, int], list], page_size):
+        self._count = count
+        self._rows = rows
+        self.page_size = page_size
+
+    def count(self) -> int:
+        return self._count()
+
+    def __getitem__(self, key: slice) -> list:
+        if not isinstance(key, slice) or key.step is not None:
+            raise TypeError("PagedList: only a page of rows, as Paginator asks for it")
+        start, stop = key.start or 0, key.stop
+        if stop is None or not 0 <= stop - start <= self.page_size:
+            raise ValueError("PagedList: at most one page of rows")
+        if stop == start:
+            return []
+        return self._rows(start, self.page_size)[: stop - start]
+
+
+def counts_query(customer_id, querysets: dict):
+    """One row with the number of rows of each queryset as ``n_<key>``: a scalar ``COUNT``
+    subquery each, selected beside the customer's row. ``count_together`` runs it; a
+    list's count compiled once per process (``portal.prepared``) is built from it."""
     from accounts.models import Customer
 
-    counts = {}
     columns = {}
     for key, queryset in querysets.items():
-        if queryset.query.is_empty():
-            counts[key] = 0
-            continue
         counted = (
             queryset.order_by()
             .select_related(None)
@@ -100,7 +124,17 @@ def count_together(customer, querysets: dict) -> dict:
             .values("_n")
         )
         columns[f"n_{key}"] = Subquery(counted, output_field=IntegerField())
-    if columns:
-        row = Customer.objects.filter(pk=customer.pk).values(**columns).get()
+    return Customer.objects.filter(pk=customer_id).values(**columns)
+
+
+def count_together(customer, querysets: dict) -> dict:
+    """The number of rows of every queryset, in one query (``counts_query``). A page with
+    several paginated lists (the access overview's seven sections and the sub-accounts,
+    the members and invitations) counted them one by one: a round trip each on every view
+    (make bench)."""
+    counts = {key: 0 for key, queryset in querysets.items() if queryset.query.is_empty()}
+    counted = {key: queryset for key, queryset in querysets.items() if key not in counts}
+    if counted:
+        row = counts_query(customer.pk, counted).get()
         counts.update({column[2:]: number for column, number in row.items()})
     return counts

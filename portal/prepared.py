@@ -221,29 +221,39 @@ class PreparedQuery:
         return objects
 
 
+def _slice(queryset: QuerySet, offset: int, size: int) -> QuerySet:
+    return queryset[offset : offset + size]
+
+
 class PreparedPages:
     """``build(customer_id)[offset : offset + size]`` as a list, compiled once per process
     for each page (Django writes LIMIT and OFFSET into the SQL, so each page is a query of
     its own) and planned per call (a customer with ten rows or with thousands). Pages past
-    the first ``pages``, and offsets that are not a whole page, run through the ORM."""
+    the first ``pages``, and offsets that are not a whole page, run through the ORM.
 
-    def __init__(self, build: Callable[[int], QuerySet], pages: int = 64):
+    ``page(queryset, offset, size)``, if given, makes the page's query from the list's
+    (by default the slice above): e.g. pick the page's ids in a subquery, then join."""
+
+    def __init__(
+        self, build: Callable[[int], QuerySet], pages: int = 64, page: Callable | None = None
+    ):
         self._build = build
         self._pages = pages
+        self._page = page or _slice
         self._prepared: dict[tuple[int, int], PreparedQuery] = {}
 
     def __call__(self, customer_id: int, offset: int, size: int) -> list:
         query = self._prepared.get((offset, size))
         if query is None:
             if offset % size or offset // size >= self._pages:
-                return list(self._build(customer_id)[offset : offset + size])
+                return list(self._page(self._build(customer_id), offset, size))
             query = self._prepared[offset, size] = self._prepare(offset, size)
         return query(customer_id=customer_id)
 
     def _prepare(self, offset: int, size: int) -> PreparedQuery:
-        build = self._build
+        build, page = self._build, self._page
 
         def page_rows(customer_id):
-            return build(customer_id)[offset : offset + size]
+            return page(build(customer_id), offset, size)
 
         return PreparedQuery(page_rows, server_side=False, customer_id=int)
