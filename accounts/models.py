@@ -10,18 +10,15 @@ import re
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.signals import setting_changed
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin
 
-from portal.choices import ChoiceLabels
+from portal.choices import ChoiceLabels, choice_labels, per_language
 from portal.links import reverse  # rows of lists link to these (make bench)
 
 SERVER_NAME_RE = re.compile(r"^[a-z]{2}-\d{2}-srv-\d{4}$")
@@ -244,21 +241,6 @@ class CustomerGroup(models.Model):
         return str(self.group)
 
 
-# The labels of the permission set (PermissionSet._labels) by model and language: str() of
-# a lazy verbose name looks it up in the active translation on every call, and the users
-# page shows some 170 of them per view (make bench).
-_LABELS: dict[tuple[type, str | None], dict[str, str]] = {}
-# Invitation.get_shown_state_display's labels by language and state, for the same reason.
-_STATE_LABELS: dict[tuple[str | None, str], str] = {}
-
-
-@receiver(setting_changed)
-def _forget_labels(*, setting, **kwargs):
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
-        _LABELS.clear()
-        _STATE_LABELS.clear()
-
-
 class PermissionSet(models.Model):
     """The permission set of U3 and the notification choices, each on or off.
 
@@ -311,16 +293,16 @@ class PermissionSet(models.Model):
         """The label of each permission and notification in the active language, looked
         up once per process and language; under ``is_owner`` what an owner's permissions
         read."""
-        key = (cls, get_language())
-        labels = _LABELS.get(key)
-        if labels is None:
-            labels = {
-                name: str(cls._meta.get_field(name).verbose_name)
-                for name in (*cls.PERMISSION_FIELDS, *cls.NOTIFICATION_FIELDS)
-            }
-            labels["is_owner"] = str(_("owner (all permissions)"))
-            _LABELS[key] = labels
-        return labels
+        return per_language(
+            cls,
+            lambda: {
+                **{
+                    name: str(cls._meta.get_field(name).verbose_name)
+                    for name in (*cls.PERMISSION_FIELDS, *cls.NOTIFICATION_FIELDS)
+                },
+                "is_owner": str(_("owner (all permissions)")),
+            },
+        )
 
     def permission_labels(self) -> list[str]:
         labels = self._labels()
@@ -626,12 +608,7 @@ class Invitation(PermissionSet):
 
     def get_shown_state_display(self) -> str:
         """The shown state's label in the active language (looked up once per language)."""
-        state = self.shown_state
-        key = (get_language(), state)
-        label = _STATE_LABELS.get(key)
-        if label is None:
-            label = _STATE_LABELS[key] = str(self.State(state).label)
-        return label
+        return choice_labels(self.State)[self.shown_state]
 
     @staticmethod
     def hash_token(token: str) -> str:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer, HostingAccount, User
-from portal.choices import ChoiceLabels
+from portal.choices import ChoiceLabels, choice_labels
 
 KEY_VALID_FOR = timedelta(days=14)
 REMIND_BEFORE = timedelta(days=7)
@@ -199,7 +199,7 @@ class Grant(models.Model):
     def state_labels(cls) -> dict[str, str]:
         """Each state's label in the active language, looked up once for a list of grants:
         ``state_labels()[grant.effective_state()]`` is ``get_effective_state_display()``."""
-        return {state.value: str(state.label) for state in cls.State}
+        return choice_labels(cls.State)
 
     @property
     def key_display_prefix(self) -> str:

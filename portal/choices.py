@@ -8,10 +8,37 @@ call still translates into the language of its request, and a value outside the 
 shown as it is, as Django does.
 """
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
+from django.utils.translation import get_language
 
 _labels: dict = {}  # field -> {value: label}
+
+# What per_language made, by (key, language).
+_per_language: dict = {}
+
+
+@receiver(setting_changed)
+def _forget(*, setting, **kwargs):
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
+        _per_language.clear()
+
+
+def per_language(key, build):
+    """``build()`` for the active language, made once per process and language: ``str()``
+    of a lazy label looks it up in the active translation on every call, and a list page
+    shows the same few labels in every row (make bench)."""
+    made = _per_language.get((key, get_language()))
+    if made is None:
+        made = _per_language[key, get_language()] = build()
+    return made
+
+
+def choice_labels(choices) -> dict:
+    """``{value: label}`` of a choices class in the active language (``per_language``)."""
+    return per_language(choices, lambda: {value: str(label) for value, label in choices.choices})
 
 
 class ChoiceLabels:

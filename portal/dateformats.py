@@ -56,8 +56,14 @@ def date(value, arg=None):
     """Django's ``date`` filter: a date in the given format or named format."""
     if value in (None, ""):
         return ""
+    return formatted(value, get_format(arg or "DATE_FORMAT"), arg)
+
+
+def formatted(value, pattern: str, arg) -> str:
+    """``value`` in ``pattern`` (what ``get_format`` made of ``arg``), else in ``arg``
+    itself, else "": the fallbacks of Django's ``date`` filter."""
     try:
-        return format_value(value, get_format(arg or "DATE_FORMAT"))
+        return format_value(value, pattern)
     except AttributeError:
         try:
             return format_value(value, arg)

@@ -19,18 +19,17 @@ import datetime
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.utils import timezone
 from django.utils.formats import get_format, localize
-from django.utils.translation import get_language, get_language_info, gettext, ngettext
+from django.utils.translation import get_language_info, gettext, ngettext
 from jinja2 import Environment, pass_context
 from markupsafe import Markup
 
 from portal import links
+from portal.choices import per_language
 from portal.dateformats import date as date_filter
-from portal.dateformats import format_value
+from portal.dateformats import formatted
 
 
 @lru_cache(maxsize=8)
@@ -78,13 +77,7 @@ class Dates:
         pattern = self.formats.get(name)
         if pattern is None:
             pattern = self.formats[name] = get_format(name)
-        try:
-            return format_value(value, pattern)
-        except AttributeError:  # as portal.dateformats.date
-            try:
-                return format_value(value, format_name)
-            except AttributeError:
-                return ""
+        return formatted(value, pattern, format_name)
 
 
 @pass_context
@@ -95,20 +88,10 @@ def _date(context, value, format_name: str | None = None) -> str:
     return dates(value, format_name)
 
 
-# Translations already looked up, by language: a table shows the same words in each row.
-_translated: dict[str | None, dict[str, str]] = {}
-
-
-@receiver(setting_changed)
-def _forget(*, setting, **kwargs):
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
-        _translated.clear()
-
-
 def translator():
     """``gettext`` for one render in the current language, each message looked up once
     per process (Django's lookup goes through the active translation on every call)."""
-    memo = _translated.setdefault(get_language(), {})
+    memo = per_language("gettext", dict)
 
     def translate(message: str) -> str:
         text = memo.get(message)
