@@ -327,9 +327,8 @@ def audit_log(request, customer):
     """The customer's own audit trail: who did what, when, from where (S27)."""
     customer = policy.get_customer_for(request, customer, Action.MANAGE_USERS)
     # The trail only grows: count no more than a thousand events per view (make bench).
-    page = CappedCountPaginator(selectors.audit_events_of(customer), AUDIT_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    events = selectors.audit_events_paged(customer, AUDIT_PAGE_SIZE)
+    page = CappedCountPaginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"event": event, "label": audit.label(event.action)} for event in page.object_list]
     return render(
         request,

@@ -41,7 +41,7 @@ def sub_account_list(request, customer):
     may_order = policy.may_order_sub_accounts(access)
     subs = None
     if customer.parent_id is None:
-        subs = Paginator(selectors.sub_accounts_of(customer), PAGE_SIZE).get_page(
+        subs = Paginator(selectors.sub_accounts_paged(customer, PAGE_SIZE), PAGE_SIZE).get_page(
             request.GET.get("page")
         )
     sent, received = selectors.pending_link_requests(

@@ -20,7 +20,8 @@ PAGE_SIZE = 25
 @login_required
 def invoice_list(request, customer):
     customer = policy.get_customer_for(request, customer, Action.VIEW_INVOICES)
-    page = Paginator(selectors.invoices_of(customer), PAGE_SIZE).get_page(request.GET.get("page"))
+    invoices = selectors.invoices_paged(customer, PAGE_SIZE)
+    page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "billing/invoice_list.html", {"customer": customer, "page": page})
 
 

@@ -51,6 +51,7 @@ from accounts.models import (
     UserSession,
 )
 from delegation.models import Grant, live_q, open_q
+from portal.pagination import CompiledList
 from portal.prepared import PreparedQuery
 
 MANAGE_ACCOUNT_PERM = "accounts.manage_hostingaccount"
@@ -615,18 +616,51 @@ def get_account_for(
 
 def visible_accounts(user, customer: Customer) -> QuerySet[HostingAccount]:
     """The customer's own hosting accounts the user may see (not delegated ones)."""
-    access = customer_access(user, customer)
     qs = HostingAccount.objects.filter(customer=customer).select_related("customer")
-    if access is None or not access.allows(Action.VIEW_ACCOUNT):
+    scope = _account_scope(user, customer)
+    if scope is None:
         return qs.none()
+    if scope is _ALL:
+        return qs
+    return qs.filter(pk__in=scope)
+
+
+_ALL = object()  # every account of the customer (_account_scope)
+
+
+def _account_scope(user, customer: Customer):
+    """Which of the customer's own accounts the user sees: None (none), ``_ALL``, or the
+    ids of the accounts a restricted member was given."""
+    access = customer_access(user, customer)
+    if access is None or not access.allows(Action.VIEW_ACCOUNT):
+        return None
     membership = access.membership
     if (
         access.via == Via.MEMBERSHIP
         and membership.restricted_to_accounts
         and not membership.is_owner
     ):
-        return qs.filter(pk__in=_member_restricted_ids(user, membership))
-    return qs
+        return _member_restricted_ids(user, membership)
+    return _ALL
+
+
+def _accounts_by_kind(customer_id):
+    return (
+        HostingAccount.objects.filter(customer_id=customer_id)
+        .select_related("customer")
+        .order_by("kind", "name")
+    )
+
+
+_ACCOUNT_LIST = CompiledList(_accounts_by_kind)
+
+
+def visible_account_list(user, customer: Customer, page_size: int):
+    """``visible_accounts`` by kind and name for a ``Paginator`` of ``page_size``: for a
+    user who sees all of them (most), count and pages are compiled once (make bench)."""
+    if _account_scope(user, customer) is _ALL:
+        return _ACCOUNT_LIST.paged(customer.pk, page_size)
+    return visible_accounts(user, customer).order_by("kind", "name")
 
 
 def delegated_accounts(user, agency: Customer) -> QuerySet[HostingAccount]:
@@ -889,12 +923,31 @@ def visible_tickets(user, customer: Customer):
     qs = Ticket.objects.filter(customer=customer)
     if not is_manager(user, customer):
         qs = qs.filter(_ticket_participant_q(user))
-    if access.allows(Action.MANAGE_DELEGATIONS):
+    if _sees_delegated_tickets(access):
         delegated = delegated_accounts(user, customer).values("pk")
         qs = qs | Ticket.objects.filter(_ticket_participant_q(user), account__in=delegated).exclude(
             customer=customer
         )
     return qs
+
+
+def _sees_delegated_tickets(access: Access) -> bool:
+    """Whether the list may hold tickets about accounts granted to the customer (D5): only
+    for a member allowed to manage delegations of a customer holding a grant at all (the
+    preconditions of ``delegated_accounts``)."""
+    return (
+        access.via == Via.MEMBERSHIP
+        and access.allows(Action.MANAGE_DELEGATIONS)
+        and access.membership.customer_holds_grants
+    )
+
+
+def sees_all_own_tickets(user, customer: Customer) -> bool:
+    """Whether ``visible_tickets(user, customer)`` is exactly the customer's own tickets:
+    a manager (H3) of a customer whose list holds no delegated account's tickets (D5). The
+    ticket list compiles that list once per process (make bench)."""
+    access = customer_access(user, customer)
+    return access is not None and is_manager(user, customer) and not _sees_delegated_tickets(access)
 
 
 def ticket_access(user, ticket) -> TicketAccess | None:

@@ -232,28 +232,35 @@ class PreparedPages:
     the first ``pages``, and offsets that are not a whole page, run through the ORM.
 
     ``page(queryset, offset, size)``, if given, makes the page's query from the list's
-    (by default the slice above): e.g. pick the page's ids in a subquery, then join."""
+    (by default the slice above): e.g. pick the page's ids in a subquery, then join.
+    ``parameters`` names values the list takes beside the customer, with their types (as
+    ``PreparedQuery``'s): ``build(customer_id, status=…)``, called with ``status=…``."""
 
     def __init__(
-        self, build: Callable[[int], QuerySet], pages: int = 64, page: Callable | None = None
+        self,
+        build: Callable[..., QuerySet],
+        pages: int = 64,
+        page: Callable | None = None,
+        **parameters: type,
     ):
         self._build = build
         self._pages = pages
         self._page = page or _slice
+        self._parameters = {"customer_id": int, **parameters}
         self._prepared: dict[tuple[int, int], PreparedQuery] = {}
 
-    def __call__(self, customer_id: int, offset: int, size: int) -> list:
+    def __call__(self, customer_id: int, offset: int, size: int, **values) -> list:
         query = self._prepared.get((offset, size))
         if query is None:
             if offset % size or offset // size >= self._pages:
-                return list(self._page(self._build(customer_id), offset, size))
+                return list(self._page(self._build(customer_id, **values), offset, size))
             query = self._prepared[offset, size] = self._prepare(offset, size)
-        return query(customer_id=customer_id)
+        return query(customer_id=customer_id, **values)
 
     def _prepare(self, offset: int, size: int) -> PreparedQuery:
         build, page = self._build, self._page
 
-        def page_rows(customer_id):
-            return page(build(customer_id), offset, size)
+        def page_rows(customer_id, **values):
+            return page(build(customer_id, **values), offset, size)
 
-        return PreparedQuery(page_rows, server_side=False, customer_id=int)
+        return PreparedQuery(page_rows, server_side=False, **self._parameters)

@@ -30,7 +30,7 @@ def dashboard(request, customer):
     """The current customer's hosting accounts; for agencies also the accounts delegated
     to them (D4); for main accounts a line about sub-accounts (C3)."""
     customer = policy.get_customer_for(request, customer, Action.VIEW_CUSTOMER)
-    accounts = policy.visible_accounts(request.user, customer).order_by("kind", "name")
+    accounts = policy.visible_account_list(request.user, customer, 25)
     page = Paginator(accounts, 25).get_page(request.GET.get("page"))
     delegated = policy.delegated_accounts(request.user, customer).order_by("customer__name", "name")
     # An agency may hold thousands of delegated accounts (make bench: 5,000 grants); the

@@ -588,3 +588,32 @@ def test_ticket_page_reads_participants_with_the_ticket(client_for, member, tick
     assert b"a@example.com, b@example.com" in response.content
     read = [q["sql"] for q in queries.captured_queries if "helpdesk_participant" in q["sql"]]
     assert len(read) == 1
+
+
+def test_h3_manager_list_compiled_once_lists_what_the_policy_gives(
+    client_for, manager, member, customer, other_customer, outsider
+):
+    """H3: a manager's unsearched list is the customer's own tickets, read by queries
+    compiled once per process (make bench); each status lists what ``visible_tickets``
+    narrowed by ``tickets_filtered`` gives, and nothing of another customer."""
+    from helpdesk import selectors
+    from portal import policy
+
+    TicketFactory(customer=customer, requester=member, status=Ticket.Status.WAITING)
+    TicketFactory(customer=customer, requester=member, status=Ticket.Status.CLOSED)
+    TicketFactory.create_batch(2, customer=customer, requester=member)
+    TicketFactory(customer=other_customer, requester=outsider)
+    assert policy.sees_all_own_tickets(manager, customer)
+    assert not policy.sees_all_own_tickets(member, customer)  # a requester: own tickets only
+    for status in ("", "open", Ticket.Status.WAITING, Ticket.Status.CLOSED, "all"):
+        expected = selectors.tickets_filtered(
+            policy.visible_tickets(manager, customer), status=status
+        )
+        listed = selectors.own_tickets_paged(customer, status, 25)
+        assert [t.pk for t in listed[0 : listed.count()]] == [t.pk for t in expected]
+    client = client_for(manager)
+    client.get(list_url(customer, status="waiting"))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(list_url(customer, status="waiting")).content.decode()
+    assert page.count('href="/c/') > 0 and other_customer.name not in page
+    assert not any(q["sql"].startswith("SELECT COUNT(*) FROM (SELECT") for q in queries)

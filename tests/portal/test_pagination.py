@@ -100,3 +100,42 @@ def test_admin_urls_resolve_before_the_portal_patterns():
     from django.urls import get_resolver
 
     assert str(get_resolver().url_patterns[0].pattern) == "admin/"
+
+
+def _events_of(customer_id, action):
+    return AuditEvent.objects.filter(customer_id=customer_id, action=action).order_by("-pk")
+
+
+@pytest.mark.django_db
+def test_s27_compiled_list_counts_with_its_cap_and_pages_as_the_orm(customer, monkeypatch):
+    """A list compiled once (the activity trail, make bench): its capped count and its
+    pages are what the ORM's queryset gives, for each call's values, compiled once."""
+    from django.core.paginator import Paginator
+    from django.db.models.sql.compiler import SQLCompiler
+
+    import portal.pagination
+
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(customer=customer, action="login") for _n in range(9)]
+        + [AuditEvent(customer=customer, action="logout") for _n in range(2)]
+    )
+    monkeypatch.setattr(portal.pagination, "COUNT_CAP", 5)
+    listed = portal.pagination.CompiledList(_events_of, capped=True, action=str)
+    logins = CappedCountPaginator(listed.paged(customer.pk, 2, action="login"), 2, cap=5)
+    assert (logins.count, logins.capped, logins.shown_pages) == (6, True, 2)
+    assert [e.pk for e in logins.page(2)] == [e.pk for e in _events_of(customer.pk, "login")[2:4]]
+    assert len(logins.page(1)) == 2
+    expected = [e.pk for e in _events_of(customer.pk, "logout")]
+    as_sql = SQLCompiler.as_sql
+    compiled = []
+
+    def counting_as_sql(self, *args, **kwargs):
+        compiled.append(self)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting_as_sql)
+    logouts = Paginator(listed.paged(customer.pk, 2, action="logout"), 2)
+    assert logouts.count == 2
+    assert [e.pk for e in logouts.page(1)] == expected
+    assert list(Paginator(listed.paged(customer.pk + 1000, 2, action="login"), 2).page(1)) == []
+    assert not compiled  # the count and the pages were compiled by the first calls
