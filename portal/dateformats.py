@@ -33,9 +33,28 @@ def _pieces(format_string: str) -> tuple[tuple[bool, str], ...]:
     return tuple(pieces)
 
 
-def format_value(value, format_string) -> str:
-    """``django.utils.dateformat.format``: ``value`` in ``format_string``."""
-    formatter = DateFormat(value)
+# The fields of the value that each code's text depends on. Within one render (one
+# language, one time zone) the same fields give the same text, so a table's dates look
+# each up once (``Dates`` in portal.jinja): the month names and "a.m."/"p.m." are
+# translated on every call otherwise (make bench: 44 dates per ticket view). Codes that
+# read the time zone or the whole value (c, e, I, O, r, T, U, Z) are not here.
+_DEPENDS = {
+    **dict.fromkeys("dSj", ("day",)),
+    **dict.fromkeys("bEFMmNn", ("month",)),
+    **dict.fromkeys("LYy", ("year",)),
+    **dict.fromkeys("aAgGhH", ("hour",)),
+    **dict.fromkeys("fP", ("hour", "minute")),
+    "i": ("minute",),
+    "s": ("second",),
+    "u": ("microsecond",),
+    **dict.fromkeys("DlwWzt", ("year", "month", "day")),
+}
+
+
+def format_value(value, format_string, memo: dict | None = None) -> str:
+    """``django.utils.dateformat.format``: ``value`` in ``format_string``; with ``memo``
+    (one render's), each code's text for the same fields is computed once."""
+    formatter = None
     date_only = type(value) is datetime.date
     text = []
     for is_code, piece in _pieces(str(format_string)):
@@ -47,7 +66,26 @@ def format_value(value, format_string) -> str:
                 "The format for date objects may not contain time-related format "
                 f"specifiers (found '{piece}')."
             )
-        text.append(str(getattr(formatter, piece)()))
+        fields = _DEPENDS.get(piece) if memo is not None else None
+        if fields is None:
+            formatter = formatter or DateFormat(value)
+            text.append(str(getattr(formatter, piece)()))
+            continue
+        # A missing field raises AttributeError, as Django's method for the code does.
+        key = (piece, *[getattr(value, name) for name in fields])
+        piece_text = memo.get(key)
+        if piece_text is None:
+            formatter = formatter or DateFormat(value)
+            if piece == "P" and (value.minute or value.hour not in (0, 12)):
+                # DateFormat.P: "f a" except at midnight and noon; "a" is translated.
+                piece_text = "%s %s" % (  # noqa: UP031 - Django's own words
+                    format_value(value, "f", memo),
+                    format_value(value, "a", memo),
+                )
+            else:
+                piece_text = str(getattr(formatter, piece)())
+            memo[key] = piece_text
+        text.append(piece_text)
     return "".join(text)
 
 
@@ -59,13 +97,14 @@ def date(value, arg=None):
     return formatted(value, get_format(arg or "DATE_FORMAT"), arg)
 
 
-def formatted(value, pattern: str, arg) -> str:
+def formatted(value, pattern: str, arg, memo: dict | None = None) -> str:
     """``value`` in ``pattern`` (what ``get_format`` made of ``arg``), else in ``arg``
-    itself, else "": the fallbacks of Django's ``date`` filter."""
+    itself, else "": the fallbacks of Django's ``date`` filter. ``memo``: one render's
+    (``format_value``)."""
     try:
-        return format_value(value, pattern)
+        return format_value(value, pattern, memo)
     except AttributeError:
         try:
-            return format_value(value, arg)
+            return format_value(value, arg, memo)
         except AttributeError:
             return ""

@@ -62,6 +62,7 @@ class Dates:
     def __init__(self):
         self.zone = timezone.get_current_timezone()
         self.formats: dict[str, str] = {}
+        self.memo: dict = {}  # each code's text by the fields it reads (format_value)
 
     def __call__(self, value, format_name: str | None = None) -> str:
         if value is None or value == "":
@@ -77,7 +78,7 @@ class Dates:
         pattern = self.formats.get(name)
         if pattern is None:
             pattern = self.formats[name] = get_format(name)
-        return formatted(value, pattern, format_name)
+        return formatted(value, pattern, format_name, self.memo)
 
 
 @pass_context

@@ -76,3 +76,28 @@ def test_templates_use_it_with_the_time_zone_of_the_request():
     at = datetime.datetime(2026, 1, 1, 23, 30, tzinfo=datetime.UTC)
     with timezone.override(BERLIN):
         assert template.render({"at": at}) == "2026-01-02 00:30"
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_one_renders_dates_share_their_codes_texts_as_djangos(language):
+    """A table's dates look each code's text up once per render (``format_value``'s memo,
+    make bench): every value and format still reads as Django's, one memo for them all,
+    every hour and minute of a day included (midnight, noon, "a.m."/"p.m.")."""
+    day = [
+        datetime.datetime(2026, 3, 4, hour, minute, tzinfo=datetime.UTC)
+        for hour in range(24)
+        for minute in (0, 1, 30, 59)
+    ]
+    with translation.override(language), timezone.override(BERLIN):
+        memo = {}
+        for value in [*VALUES, *day, *VALUES]:
+            for arg in FORMATS:
+                pattern = dateformats.get_format(arg or "DATE_FORMAT")
+
+                def ours(value, arg=None, pattern=pattern):
+                    if value in (None, ""):
+                        return ""
+                    return dateformats.formatted(value, pattern, arg, memo)
+
+                assert _answer(ours, value, arg) == _answer(django_date, value, arg), (value, arg)
+        assert memo  # the texts were shared
