@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Customer, User
+from portal.choices import choice_labels
 
 # K4: a pending address must be confirmed within 7 days.
 CONFIRMATION_DAYS = 7
@@ -273,7 +274,8 @@ class Contact(models.Model):
         return [t for t, f in TYPE_FIELDS.items() if getattr(self, f)]
 
     def type_labels(self) -> list[str]:
-        return [str(ContactType(t).label) for t in self.types]
+        labels = choice_labels(ContactType)  # translated once per language (make bench)
+        return [labels[t] for t in self.types]
 
     def set_types(self, types) -> None:
         chosen = set(types)
