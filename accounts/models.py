@@ -326,6 +326,19 @@ class Membership(PermissionSet):
         help_text=_("When on, product permissions apply only to the hosting accounts chosen."),
     )
     created_at = models.DateTimeField(_("since"), default=timezone.now)
+    # The user's last name, first name and address, copied here so that one index serves
+    # the users page's order (owners first, then by the person's name): a big customer's
+    # page read and sorted all 1,000 members joined with their users for 25 (make bench).
+    # The database keeps them (triggers of migration 0007, on every write to a membership's
+    # user or a user's name, whatever makes it); code never sets them. Same types and
+    # collation as the user's columns, so they sort exactly as those do.
+    sort_last_name = models.CharField(max_length=150, default="", blank=True, editable=False)
+    sort_first_name = models.CharField(max_length=150, default="", blank=True, editable=False)
+    sort_email = models.CharField(max_length=254, default="", blank=True, editable=False)
+
+    # The users page's order (accounts.selectors.members_of): the person's email is unique,
+    # so there are no ties.
+    LIST_ORDER = ("-is_owner", "sort_last_name", "sort_first_name", "sort_email")
 
     class Meta:
         verbose_name = _("membership")
@@ -333,7 +346,19 @@ class Membership(PermissionSet):
         constraints = [
             models.UniqueConstraint(fields=["user", "customer"], name="membership_unique"),
         ]
-        indexes = [models.Index(fields=["customer", "user"])]
+        indexes = [
+            models.Index(fields=["customer", "user"]),
+            models.Index(
+                fields=[
+                    "customer",
+                    "-is_owner",
+                    "sort_last_name",
+                    "sort_first_name",
+                    "sort_email",
+                ],
+                name="membership_list_order",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.user} @ {self.customer}"

