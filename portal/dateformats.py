@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 from functools import lru_cache
+from operator import attrgetter
 
 from django.template import Library
 from django.utils.dateformat import DateFormat, TimeFormat, re_escaped, re_formatchars
@@ -39,15 +40,19 @@ def _pieces(format_string: str) -> tuple[tuple[bool, str], ...]:
 # translated on every call otherwise (make bench: 44 dates per ticket view). Codes that
 # read the time zone or the whole value (c, e, I, O, r, T, U, Z) are not here.
 _DEPENDS = {
-    **dict.fromkeys("dSj", ("day",)),
-    **dict.fromkeys("bEFMmNn", ("month",)),
-    **dict.fromkeys("LYy", ("year",)),
-    **dict.fromkeys("aAgGhH", ("hour",)),
-    **dict.fromkeys("fP", ("hour", "minute")),
-    "i": ("minute",),
-    "s": ("second",),
-    "u": ("microsecond",),
-    **dict.fromkeys("DlwWzt", ("year", "month", "day")),
+    code: attrgetter(*fields)
+    for codes, fields in (
+        ("dSj", ("day",)),
+        ("bEFMmNn", ("month",)),
+        ("LYy", ("year",)),
+        ("aAgGhH", ("hour",)),
+        ("fP", ("hour", "minute")),
+        ("i", ("minute",)),
+        ("s", ("second",)),
+        ("u", ("microsecond",)),
+        ("DlwWzt", ("year", "month", "day")),
+    )
+    for code in codes
 }
 
 
@@ -72,21 +77,26 @@ def format_value(value, format_string, memo: dict | None = None) -> str:
             text.append(str(getattr(formatter, piece)()))
             continue
         # A missing field raises AttributeError, as Django's method for the code does.
-        key = (piece, *[getattr(value, name) for name in fields])
+        key = (piece, fields(value))
         piece_text = memo.get(key)
         if piece_text is None:
             formatter = formatter or DateFormat(value)
-            if piece == "P" and (value.minute or value.hour not in (0, 12)):
-                # DateFormat.P: "f a" except at midnight and noon; "a" is translated.
-                piece_text = "%s %s" % (  # noqa: UP031 - Django's own words
-                    format_value(value, "f", memo),
-                    format_value(value, "a", memo),
-                )
-            else:
-                piece_text = str(getattr(formatter, piece)())
-            memo[key] = piece_text
+            piece_text = memo[key] = _memo_text(formatter, piece, memo)
         text.append(piece_text)
     return "".join(text)
+
+
+def _memo_text(formatter: DateFormat, piece: str, memo: dict) -> str:
+    """The text of one code, for ``format_value``'s memo. "P" (every minute of a day its
+    own) is DateFormat.P's "f a" with the translated "a" from the memo."""
+    data = formatter.data
+    if piece == "P" and (data.minute or data.hour not in (0, 12)):
+        key = ("a", data.hour)
+        meridiem = memo.get(key)
+        if meridiem is None:
+            meridiem = memo[key] = str(formatter.a())
+        return f"{formatter.f()} {meridiem}"
+    return str(getattr(formatter, piece)())
 
 
 @register.filter(expects_localtime=True, is_safe=False)
