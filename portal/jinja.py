@@ -16,10 +16,12 @@ Django does, and autoescaping is on.
 from __future__ import annotations
 
 import datetime
+import html
+import re
 from functools import lru_cache
 
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat, linebreaksbr
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.formats import get_format, localize
 from django.utils.translation import get_language_info, gettext, ngettext
@@ -109,6 +111,17 @@ def fill(text: str, **values) -> Markup:
     return Markup(text) % values  # noqa: S704 - our catalogues' text; values escaped
 
 
+_NEWLINES = re.compile(r"\r\n|\r")
+
+
+def linebreaksbr(value) -> Markup:
+    """Django's ``|linebreaksbr`` under autoescape, with Django's escaping (``html.escape``,
+    as ``django.utils.html.escape``): each line break a ``<br>``. Django's filter went
+    through three lazy-aware wrappers per call: a ticket's 50 messages (make bench)."""
+    text = str(value) if hasattr(value, "__html__") else html.escape(str(value))
+    return Markup(_NEWLINES.sub("\n", text).replace("\n", "<br>"))  # noqa: S704 - escaped
+
+
 def environment(**options) -> Environment:
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)
@@ -117,7 +130,7 @@ def environment(**options) -> Environment:
         date=_date,
         fill=fill,
         filesizeformat=filesizeformat,
-        linebreaksbr=linebreaksbr,  # escapes, as Django's does under autoescape
+        linebreaksbr=linebreaksbr,
         localize=localize,  # numbers as a Django template shows them
     )
     return env

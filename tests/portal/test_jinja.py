@@ -9,6 +9,8 @@ from django.template import engines
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
+from django.utils.safestring import SafeString
+from markupsafe import Markup
 
 from portal.jinja import fill, local_date, translator, url
 from tests.contacts.factories import ContactFactory
@@ -116,3 +118,26 @@ def test_dates_of_one_render_answer_as_the_date_filter(language, settings):
                 ):
                     continue  # a time code on a date is an error in both
                 assert dates(value, name) == local_date(value, name), (value, name)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain",
+        "two\nlines",
+        "windows\r\nlines\rand old Mac",
+        "<script>alert('x')</script> & \"quotes\"\n\n",
+        "",
+        SafeString("<b>already safe</b>\nline"),
+    ],
+)
+def test_linebreaksbr_is_djangos_under_autoescape(text):
+    """A message's text in the conversation (H3): escaped, line breaks as <br>, as
+    Django's filter gives it."""
+    from django.template.defaultfilters import linebreaksbr as django_linebreaksbr
+
+    from portal.jinja import linebreaksbr
+
+    ours = linebreaksbr(text)
+    assert isinstance(ours, Markup)
+    assert str(ours) == str(django_linebreaksbr(text, autoescape=True))

@@ -38,6 +38,10 @@ REVIEWED = {
         "portal/jinja.py",
         "return Markup(text) % values",
     ): "|fill: a translation from our own catalogues; Markup's % escapes every value",
+    (
+        "portal/jinja.py",
+        'return Markup(_NEWLINES.sub("\\n", text).replace("\\n", "<br>"))',
+    ): "|linebreaksbr: the text escaped by html.escape (or already Markup) before the <br>s",
 }
 
 
