@@ -1199,13 +1199,16 @@ def _grant_ended_on():
     )
 
 
-def overview_sections(customer: Customer, at=None) -> dict[OverviewSection, QuerySet]:
-    """The overview's sections for ``customer``, each an ordered queryset."""
+def overview_sections(customer: Customer, at=None, cutoff=None) -> dict[OverviewSection, QuerySet]:
+    """The overview's sections for ``customer``, each an ordered queryset. ``cutoff``, the
+    start of the ended ones' window (``at`` less ``OVERVIEW_ENDED_DAYS``), is given apart
+    by a page that compiles the sections once (``accounts.views_access``)."""
     from contacts.models import Contact
     from contacts.selectors import authorised_contacts
 
     at = at or timezone.now()
-    cutoff = at - timedelta(days=OVERVIEW_ENDED_DAYS)
+    if cutoff is None:
+        cutoff = at - timedelta(days=OVERVIEW_ENDED_DAYS)
     sections: dict[OverviewSection, QuerySet] = {
         OverviewSection.MEMBERS: _route_memberships(customer, Via.MEMBERSHIP, at),
     }
@@ -1301,22 +1304,72 @@ def overview_page_rows(customer: Customer, pages: dict, at=None) -> dict[Overvie
     }
 
 
+# The overview's rows read the accounts of a page's grants and the delegates of their
+# agencies with queries compiled once per process (make bench: building and compiling them
+# was a fifth of the page's Python); planned per call. Up to this many ids, padded to it
+# (a page of 10 rows per section; the pending and the ended grants read together); more
+# (the export's batches) go through the ORM.
+OVERVIEW_COMPILED_IDS = 20
+
+
+def _id_names(prefix: str) -> dict[str, type]:
+    return {f"{prefix}{n}": int for n in range(OVERVIEW_COMPILED_IDS)}
+
+
+def _padded_ids(prefix: str, ids) -> dict[str, int]:
+    """``OVERVIEW_COMPILED_IDS`` values for an ``IN`` list: the ids, then the first again."""
+    ids = list(ids)
+    ids += [ids[0]] * (OVERVIEW_COMPILED_IDS - len(ids))
+    return {f"{prefix}{n}": pk for n, pk in enumerate(ids)}
+
+
+def _grant_account_pairs(customer_id, at, live_ids, own_ids) -> QuerySet:
+    pairs = Q()
+    if live_ids:
+        pairs |= Q(pk__in=live_delegations(at).filter(grant_id__in=live_ids).values("pk"))
+    if own_ids:
+        pairs |= Q(grant_id__in=own_ids, hostingaccount__customer_id=customer_id)
+    return (
+        Grant.accounts.through.objects.filter(pairs)
+        .select_related("hostingaccount")
+        .order_by("hostingaccount__kind", "hostingaccount__name", "pk")
+    )
+
+
+@lru_cache(maxsize=4)
+def _compiled_grant_accounts(live: bool, own: bool) -> PreparedQuery:
+    """``_grant_account_pairs`` with live grants' ids (``live0``…), their moment (``at``),
+    pending and ended grants' ids (``own0``…) and the customer (``customer_id``)."""
+
+    def grant_account_pairs(at=None, customer_id=None, **ids):
+        live_ids = [pk for name, pk in ids.items() if name.startswith("live")]
+        own_ids = [pk for name, pk in ids.items() if name.startswith("own")]
+        return _grant_account_pairs(customer_id, at, live_ids, own_ids)
+
+    parameters: dict[str, type] = {}
+    if live:
+        parameters.update(at=datetime, **_id_names("live"))
+    if own:
+        parameters.update(customer_id=int, **_id_names("own"))
+    return PreparedQuery(grant_account_pairs, server_side=False, **parameters)
+
+
 def _grant_accounts(customer, *, live_ids, own_ids, at) -> dict[int, list[HostingAccount]]:
     """Hosting accounts by grant: for live grants those the agency reaches now (D4, S6),
     for pending and ended ones those of the grant that are still the customer's own."""
     accounts: dict[int, list[HostingAccount]] = {pk: [] for pk in [*live_ids, *own_ids]}
     if not accounts:
         return accounts
-    pairs = Q()
-    if live_ids:
-        pairs |= Q(pk__in=live_delegations(at).filter(grant_id__in=live_ids).values("pk"))
-    if own_ids:
-        pairs |= Q(grant_id__in=own_ids, hostingaccount__customer=customer)
-    for pair in (
-        Grant.accounts.through.objects.filter(pairs)
-        .select_related("hostingaccount")
-        .order_by("hostingaccount__kind", "hostingaccount__name", "pk")
-    ):
+    if max(len(live_ids), len(own_ids)) <= OVERVIEW_COMPILED_IDS:
+        values = {}
+        if live_ids:
+            values.update(at=at, **_padded_ids("live", live_ids))
+        if own_ids:
+            values.update(customer_id=customer.pk, **_padded_ids("own", own_ids))
+        pairs = _compiled_grant_accounts(bool(live_ids), bool(own_ids))(**values)
+    else:
+        pairs = _grant_account_pairs(customer.pk, at, live_ids, own_ids)
+    for pair in pairs:
         accounts[pair.grant_id].append(pair.hostingaccount)
     return accounts
 
@@ -1382,13 +1435,29 @@ def _main_account_rows(customer, memberships, at, accounts=None) -> list[Overvie
     return rows
 
 
-def _grant_rows(customer, grants, at, accounts) -> list[OverviewRow]:
-    delegates: dict[int, list[User]] = {}
-    for m in (
-        delegate_memberships({g.agency_id for g in grants})
+def _agency_delegates(agency_ids) -> QuerySet[Membership]:
+    return (
+        delegate_memberships(agency_ids)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__email")
-    ):
+    )
+
+
+def _delegates_by_id(**ids) -> QuerySet[Membership]:
+    return _agency_delegates(list(ids.values()))
+
+
+_COMPILED_DELEGATES = PreparedQuery(_delegates_by_id, server_side=False, **_id_names("agency"))
+
+
+def _grant_rows(customer, grants, at, accounts) -> list[OverviewRow]:
+    delegates: dict[int, list[User]] = {}
+    agency_ids = {g.agency_id for g in grants}
+    if len(agency_ids) <= OVERVIEW_COMPILED_IDS:
+        memberships = _COMPILED_DELEGATES(**_padded_ids("agency", agency_ids))
+    else:
+        memberships = _agency_delegates(agency_ids)
+    for m in memberships:
         delegates.setdefault(m.customer_id, []).append(m.user)
     rows = []
     for grant in grants:
