@@ -42,6 +42,10 @@ REVIEWED = {
         "portal/jinja.py",
         'return Markup(_NEWLINES.sub("\\n", text).replace("\\n", "<br>"))',
     ): "|linebreaksbr: the text escaped by html.escape (or already Markup) before the <br>s",
+    (
+        "helpdesk/admin.py",
+        "return Markup(html.escape(str(value)))",
+    ): "the admin's ticket table and sidebar: each text escaped as Django escapes (html.escape)",
 }
 
 
