@@ -306,6 +306,8 @@ class Builder:
             self.step("contacts", self.contacts, defer=model("contacts.Contact"))
         self.step("grants", self.grants)
         self.step("grant accounts + guardian rows", self.grant_accounts)
+        if model("delegation.DelegatedAccount"):
+            self.step("delegated accounts", self.delegated_accounts)
         if model("delegation.GrantEvent"):
             self.step("grant events", self.grant_events)
         self.step("audit events", self.audit_events, defer=model("accounts.AuditEvent"))
@@ -655,6 +657,12 @@ class Builder:
             f"WHERE {live}) AS x(agency_id, account_id)",
         )
         return rows
+
+    def delegated_accounts(self, cursor):
+        """The agency dashboard's list (delegation migration 0004), which the database's
+        triggers keep but do not fill while seeding (session_replication_role = replica)."""
+        cursor.execute("SELECT delegation_delegated_fill()")
+        return cursor.fetchone()[0]
 
     def grant_events(self, cursor):
         GrantEvent = model("delegation.GrantEvent")

@@ -1,0 +1,270 @@
+"""The agency dashboard's table of delegated accounts (``delegation.DelegatedAccount``,
+kept by the database's triggers, migration ``delegation.0004``) stays in step with every
+write that decides it, in the same transaction: each path that changes a grant (made,
+approved, revoked, handed back, expired by the job, its end or accounts changed,
+deleted), the guardian rows, the accounts (moved, renamed, deleted) and the customers'
+names. After each step the table must equal what filling it from scratch gives."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from accounts.models import HostingAccount
+from delegation import services
+from delegation.models import DelegatedAccount, Grant
+from portal import policy
+from tests.delegation.factories import approved_grant, clock, make_grant
+from tests.factories import HostingAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(agency=None):
+    rows = DelegatedAccount.objects.all()
+    if agency is not None:
+        rows = rows.filter(agency=agency)
+    return sorted(
+        rows.values_list(
+            "agency_id", "account_id", "grant_id", "ends_at", "customer_name", "account_name"
+        )
+    )
+
+
+def assert_in_step():
+    """The table as the triggers left it is the table filled from scratch."""
+    kept = _rows()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT delegation_delegated_fill()")
+        fresh = _rows()
+        transaction.set_rollback(True)
+    assert kept == fresh
+
+
+def _listed(agency):
+    """(account id, grant id) of the agency's rows."""
+    return [(row[1], row[2]) for row in _rows(agency)]
+
+
+@pytest.fixture
+def live(customer, agency, account, owner, delegate):
+    """A grant made and approved through the services."""
+    return approved_grant(
+        grantor=customer, agency=agency, accounts=[account], by=owner, approver=delegate
+    )
+
+
+def test_d4_pending_grant_is_not_listed_until_approved(customer, agency, account, owner, delegate):
+    grant, key = make_grant(grantor=customer, agency=agency, accounts=[account], by=owner)
+    assert _listed(agency) == []
+    assert_in_step()
+    assert services.grant_approve(grant=grant, key=key, user=delegate)
+    assert _listed(agency) == [(account.pk, grant.pk)]
+    row = DelegatedAccount.objects.get(agency=agency)
+    assert (row.customer_name, row.account_name, row.ends_at) == (
+        customer.name,
+        account.name,
+        None,
+    )
+    assert_in_step()
+
+
+def test_d4_approved_grant_keeps_its_end(customer, agency, account, owner, delegate):
+    ends_at = timezone.now() + timedelta(days=3)
+    grant = approved_grant(
+        grantor=customer,
+        agency=agency,
+        accounts=[account],
+        by=owner,
+        approver=delegate,
+        ends_at=ends_at,
+    )
+    assert DelegatedAccount.objects.get(agency=agency, grant=grant).ends_at == ends_at
+    assert_in_step()
+
+
+@pytest.mark.parametrize("end", ["revoke", "hand_back"])
+def test_d2_revoked_or_handed_back_grant_leaves_the_table(live, agency, owner, delegate, end):
+    actor = owner if end == "revoke" else delegate
+    assert getattr(services, f"grant_{end}")(grant=live, actor=actor)
+    assert _listed(agency) == []
+    assert_in_step()
+
+
+def test_d6_expiry_job_removes_the_row(customer, agency, account, owner, delegate):
+    """The job marks the grant expired: its row goes in the same transaction. (Before the
+    job, the row stays and the policy leaves it out by its end: test_agency_dashboard_list.)"""
+    ends_at = timezone.now() + timedelta(hours=1)
+    grant = approved_grant(
+        grantor=customer,
+        agency=agency,
+        accounts=[account],
+        by=owner,
+        approver=delegate,
+        ends_at=ends_at,
+    )
+    assert _listed(agency) == [(account.pk, grant.pk)]
+    later = ends_at + timedelta(minutes=1)
+    with clock(later):
+        assert services.grants_expire_due(later) == 1
+    assert _listed(agency) == []
+    assert_in_step()
+
+
+def test_d3_pending_grant_whose_key_expires_changes_nothing(customer, agency, account, owner):
+    grant, _key = make_grant(grantor=customer, agency=agency, accounts=[account], by=owner)
+    later = grant.key_expires_at + timedelta(minutes=1)
+    with clock(later):
+        assert services.grant_key_expire(grant_id=grant.pk, at=later)
+    assert _listed(agency) == []
+    assert_in_step()
+
+
+def test_d4_end_changed_on_the_grant_row(live, agency):
+    ends_at = timezone.now() + timedelta(days=9)
+    Grant.objects.filter(pk=live.pk).update(ends_at=ends_at)
+    assert DelegatedAccount.objects.get(agency=agency).ends_at == ends_at
+    assert_in_step()
+
+
+def test_d4_two_grants_of_one_account_list_it_once_with_the_longest(
+    customer, agency, account, owner, delegate
+):
+    """The row names the grant that runs longest (no end first); when that one ends the
+    other one's end is listed (grant_accounts_release keeps the guardian row)."""
+    short = approved_grant(
+        grantor=customer,
+        agency=agency,
+        accounts=[account],
+        by=owner,
+        approver=delegate,
+        ends_at=timezone.now() + timedelta(days=2),
+    )
+    endless = approved_grant(
+        grantor=customer, agency=agency, accounts=[account], by=owner, approver=delegate
+    )
+    assert _listed(agency) == [(account.pk, endless.pk)]
+    assert_in_step()
+    assert services.grant_revoke(grant=endless, actor=owner)
+    assert _listed(agency) == [(account.pk, short.pk)]
+    assert_in_step()
+
+
+def test_d4_accounts_taken_from_and_added_to_a_grant(live, agency, account, customer):
+    second = HostingAccountFactory(customer=customer, name="second.example")
+    live.accounts.remove(account)
+    assert _listed(agency) == []
+    live.accounts.add(account, second)
+    assign_perm(policy.MANAGE_ACCOUNT_PERM, policy.customer_group(agency), second)
+    assert _listed(agency) == sorted([(account.pk, live.pk), (second.pk, live.pk)])
+    assert_in_step()
+
+
+def test_s5_guardian_row_taken_and_given_again(live, agency, account):
+    group = policy.customer_group(agency)
+    remove_perm(policy.MANAGE_ACCOUNT_PERM, group, account)
+    assert _listed(agency) == []
+    assert_in_step()
+    assign_perm(policy.MANAGE_ACCOUNT_PERM, group, account)
+    assert _listed(agency) == [(account.pk, live.pk)]
+    assert_in_step()
+
+
+def test_s6_account_moved_away_from_the_grantor_and_back(live, agency, account, other_customer):
+    customer_id = account.customer_id
+    HostingAccount.objects.filter(pk=account.pk).update(customer=other_customer)
+    assert _listed(agency) == []
+    assert_in_step()
+    HostingAccount.objects.filter(pk=account.pk).update(customer_id=customer_id)
+    assert _listed(agency) == [(account.pk, live.pk)]
+    assert_in_step()
+
+
+def test_d4_renamed_account_and_customer_carry_their_names(live, agency, account, customer):
+    account.name = "renamed.example"
+    account.save()
+    customer.name = "Aaron Renamed GmbH"
+    customer.save()
+    row = DelegatedAccount.objects.get(agency=agency)
+    assert (row.customer_name, row.account_name) == ("Aaron Renamed GmbH", "renamed.example")
+    assert_in_step()
+
+
+def test_d4_deleted_grant_leaves_the_table(live, agency):
+    live.events.all().delete()
+    Grant.objects.filter(pk=live.pk).delete()
+    assert _listed(agency) == []
+    assert_in_step()
+
+
+def test_d4_deleted_account_leaves_the_table(live, agency, account):
+    HostingAccount.objects.filter(pk=account.pk).delete()
+    assert _listed(agency) == []
+    assert_in_step()
+
+
+def test_d4_another_agencys_rows_are_its_own(live, agency, account, customer, owner):
+    """Two agencies holding the same account: a row each, and ending one grant leaves
+    the other agency's row."""
+    from tests.factories import CustomerFactory, MembershipFactory
+
+    second = CustomerFactory(name="Delta Agentur")
+    admin = MembershipFactory(customer=second, can_manage_delegations=True).user
+    other = approved_grant(
+        grantor=customer, agency=second, accounts=[account], by=owner, approver=admin
+    )
+    assert _listed(second) == [(account.pk, other.pk)]
+    assert services.grant_revoke(grant=live, actor=owner)
+    assert _listed(agency) == []
+    assert _listed(second) == [(account.pk, other.pk)]
+    assert_in_step()
+
+
+def test_d4_bulk_statements_refresh_every_account_they_touch(customer, agency, owner):
+    """One statement writing many rows (bulk_create, a queryset delete): every account it
+    touched is refreshed, once per statement."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission
+
+    from tests.factories import GrantFactory
+
+    accounts = [HostingAccountFactory(customer=customer, name=f"b{n}.example") for n in range(5)]
+    grant = GrantFactory(grantor=customer, agency=agency, state=Grant.State.ACTIVE)
+    Grant.accounts.through.objects.bulk_create(
+        [Grant.accounts.through(grant=grant, hostingaccount=a) for a in accounts]
+    )
+    assert _listed(agency) == []  # no guardian rows yet
+    ct = ContentType.objects.get_for_model(HostingAccount)
+    perm = Permission.objects.get(content_type=ct, codename="manage_hostingaccount")
+    group = policy.customer_group(agency)
+    GroupObjectPermission.objects.bulk_create(
+        [
+            GroupObjectPermission(
+                group=group, permission=perm, content_type=ct, object_pk=str(a.pk)
+            )
+            for a in accounts
+        ]
+    )
+    assert _listed(agency) == sorted((a.pk, grant.pk) for a in accounts)
+    assert_in_step()
+    GroupObjectPermission.objects.filter(object_pk__in=[str(a.pk) for a in accounts[:3]]).delete()
+    assert _listed(agency) == sorted((a.pk, grant.pk) for a in accounts[3:])
+    assert_in_step()
+
+
+def test_s5_agency_group_unlinked_and_linked_again(live, agency, account):
+    """The guardian rows count only through the agency's own group (accounts.CustomerGroup)."""
+    from accounts.models import CustomerGroup
+
+    link = CustomerGroup.objects.get(customer=agency)
+    group_id = link.group_id
+    link.delete()
+    assert _listed(agency) == []
+    assert_in_step()
+    CustomerGroup.objects.create(customer=agency, group_id=group_id)
+    assert _listed(agency) == [(account.pk, live.pk)]
+    assert_in_step()
