@@ -17,6 +17,13 @@ class PortalConfig(AppConfig):
         admin.site.login = _admin_login
         from accounts import signals  # noqa: F401
 
+        # Compiled queries name content types and permissions by id (portal.prepared).
+        from django.db.models.signals import post_migrate
+
+        from portal.prepared import forget_compiled
+
+        post_migrate.connect(forget_compiled, dispatch_uid="portal.prepared.forget_compiled")
+
 
 def _admin_login(request, extra_context=None):
     from urllib.parse import urlencode

@@ -28,6 +28,12 @@ The ``build`` function names every value that varies as a parameter; it must not
 anything else that changes between calls (such as the clock): that would be compiled in.
 The parameters are found in the compiled query by placeholder values of the declared
 type; a parameter that does not turn up in the query is an error at the first call.
+
+What a query names by id is compiled in too, such as the content type of hosting accounts
+(guardian's rows). Those ids never change while the portal runs, but a test database
+flushed between tests (a live-server test) gets its content types and permissions again
+under new ids: every ``post_migrate`` (after ``migrate`` and after a flush) therefore
+makes each of these queries compile again at its next call (``forget_compiled``).
 """
 
 from __future__ import annotations
@@ -57,10 +63,19 @@ _PLACEHOLDERS: dict[type, Callable[[int], object]] = {
 
 # The statements prepared on each PostgreSQL connection (psycopg's), by name.
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Every PreparedQuery of this process (forget_compiled).
+_queries: weakref.WeakSet = weakref.WeakSet()
 # Every server-side statement of this process: name -> (PREPARE text, compiled SQL).
 STATEMENTS: dict[str, tuple[str, str]] = {}
 _numbers = itertools.count(1)
 _PLACEHOLDER_RE = re.compile(r"%%|%s")
+
+
+def forget_compiled(**_signal) -> None:
+    """Every query compiles again at its next call (a ``post_migrate`` receiver, see
+    above); a statement prepared on a connection stays there unused."""
+    for query in list(_queries):
+        query._compiled.clear()
 
 
 def executed_sql(logged: str) -> str:
@@ -110,6 +125,7 @@ class PreparedQuery:
         self._parameters = parameters
         self._compiled: dict[str, _Compiled] = {}  # by database alias
         self._model = None
+        _queries.add(self)
 
     def __call__(self, **values) -> list:
         if values.keys() != self._parameters.keys():

@@ -223,3 +223,36 @@ def test_server_side_false_compiles_once_but_is_planned_per_call(owner):
         got = prepared(user_id=owner.pk)
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "SELECT"]
     assert [m.pk for m in got] == [m.pk for m in _rows(owner.pk)]
+
+
+@pytest.mark.django_db
+def test_s5_compiles_again_after_post_migrate(customer):
+    """S5 (decisions from current rows): a query names content types and permissions by
+    id in its compiled SQL; a flush between live-server tests recreates them under new
+    ids, and post_migrate (sent after every flush and migrate) makes every compiled query
+    compile again at its next call, else it would look for the old ids (CI: a grant's
+    guardian row not found on the access overview after another test's flush)."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    named = {"id": customer.pk}
+
+    def by_named_id(name):
+        return Customer.objects.filter(pk=named["id"], name=name)
+
+    prepared = PreparedQuery(by_named_id, name=str)
+    assert [c.pk for c in prepared(name=customer.name)] == [customer.pk]
+    other = CustomerFactory()
+    named["id"] = other.pk
+    assert prepared(name=other.name) == []  # the old id is compiled in
+    config = apps.get_app_config("portal")
+    post_migrate.send(
+        sender=config,
+        app_config=config,
+        verbosity=0,
+        interactive=False,
+        using="default",
+        apps=apps,
+        plan=[],
+    )
+    assert [c.pk for c in prepared(name=other.name)] == [other.pk]
