@@ -15,13 +15,12 @@ class PortalConfig(AppConfig):
         # Staff sign in where everyone does (password, then TOTP, with the session record
         # the session guard expects); the admin's own login page only sends them there.
         admin.site.login = _admin_login
-        from accounts import signals  # noqa: F401
-
-        # Compiled queries name content types and permissions by id (portal.prepared).
         from django.db.models.signals import post_migrate
 
+        from accounts import signals  # noqa: F401
         from portal.prepared import forget_compiled
 
+        # Compiled queries name content types and permissions by id (portal.prepared).
         post_migrate.connect(forget_compiled, dispatch_uid="portal.prepared.forget_compiled")
 
 
