@@ -51,7 +51,7 @@ from accounts.models import (
     UserSession,
 )
 from delegation.models import DelegatedAccount, Grant, live_q, open_q
-from portal.pagination import CompiledList, PagedList, counts_query
+from portal.pagination import COUNT_CAP, CompiledList, PagedList, counts_query
 from portal.prepared import PreparedPages, PreparedQuery
 
 MANAGE_ACCOUNT_PERM = "accounts.manage_hostingaccount"
@@ -755,7 +755,9 @@ def _delegated_page(values: tuple, offset: int, size: int) -> QuerySet[HostingAc
 
 
 def _delegated_count(customer_id, at):
-    return counts_query(customer_id, {"rows": _delegated_rows(customer_id, at)})
+    # At most COUNT_CAP + 1 index entries (CappedCountPaginator): counting all 5,000 of
+    # the bench's agency took 2.6 ms of PostgreSQL per view, a quarter of the page.
+    return counts_query(customer_id, {"rows": _delegated_rows(customer_id, at)}, cap=COUNT_CAP)
 
 
 _DELEGATED_COUNT = PreparedQuery(_delegated_count, server_side=False, customer_id=int, at=datetime)
@@ -1432,8 +1434,11 @@ def _grant_account_pairs(customer_id, at, live_ids, own_ids) -> QuerySet:
         pairs |= Q(pk__in=live_delegations(at).filter(grant_id__in=live_ids).values("pk"))
     if own_ids:
         pairs |= Q(grant_id__in=own_ids, hostingaccount__customer_id=customer_id)
+    # Only the page's grants, by their index, before the pairs' rules: with the rules
+    # alone PostgreSQL read every pair of every grant (16,000, make bench).
     return (
-        Grant.accounts.through.objects.filter(pairs)
+        Grant.accounts.through.objects.filter(grant_id__in=[*live_ids, *own_ids])
+        .filter(pairs)
         .select_related("hostingaccount")
         .order_by("hostingaccount__kind", "hostingaccount__name", "pk")
     )

@@ -12,6 +12,7 @@ from accounts.selectors import access_review_of
 from hosting import selectors as hosting_selectors
 from portal import policy
 from portal.middleware import LANGUAGE_CHOSEN
+from portal.pagination import CappedCountPaginator
 from portal.policy import Action
 
 
@@ -32,9 +33,10 @@ def dashboard(request, customer):
     accounts = policy.visible_account_list(request.user, customer, 25)
     page = Paginator(accounts, 25).get_page(request.GET.get("page"))
     # An agency may hold thousands of delegated accounts (make bench: 5,000 grants): the
-    # list comes in its order from an index, with an index count (policy).
+    # list comes in its order from an index, with an index count of at most 1,001
+    # (policy; "Page 1 of more than 40").
     delegated = policy.delegated_account_list(request.user, customer, 25)
-    delegated_page = Paginator(delegated, 25).get_page(request.GET.get("dpage"))
+    delegated_page = CappedCountPaginator(delegated, 25).get_page(request.GET.get("dpage"))
     # An overdue access review, for those who can open the access overview (issue 7).
     review = access_review_of(customer) if request.access.allows(Action.MANAGE_USERS) else None
     return render(

@@ -660,7 +660,13 @@ class Builder:
 
     def delegated_accounts(self, cursor):
         """The agency dashboard's list (delegation migration 0004), which the database's
-        triggers keep but do not fill while seeding (session_replication_role = replica)."""
+        triggers keep but do not fill while seeding (session_replication_role = replica).
+        The tables it reads are analysed first: planned without statistics the fill took
+        96 s instead of 0.3 s."""
+        cursor.execute(
+            "ANALYZE delegation_grant, delegation_grant_accounts, accounts_hostingaccount, "
+            "accounts_customer, accounts_customergroup, guardian_groupobjectpermission"
+        )
         cursor.execute("SELECT delegation_delegated_fill()")
         return cursor.fetchone()[0]
 
