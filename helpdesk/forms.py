@@ -131,6 +131,9 @@ class TicketForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
+    # Blank, the same HTML for every ticket (portal_forms.blank_form).
+    blank_html_fixed = True
+
     body = forms.CharField(
         label=_("Your answer"), widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000
     )

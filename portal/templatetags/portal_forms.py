@@ -1,6 +1,10 @@
 """Form rendering helpers for the portal's form partials (templates/portal/_field.html)."""
 
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.template.loader import render_to_string
+from django.utils import translation
 
 register = template.Library()
 
@@ -16,3 +20,30 @@ def field_widget(field):
         ids.append(f"{field.auto_id}_errors")
     described_by = " ".join(i for i in ids if i)
     return field.as_widget(attrs={"aria-describedby": described_by} if described_by else None)
+
+
+# The HTML of blank forms, by form class and language (blank_form); forgotten when a
+# setting changes (tests: a help text from settings).
+_blank_forms: dict[tuple[type, str], str] = {}
+
+
+@receiver(setting_changed)
+def _forget_blank_forms(**_signal):
+    _blank_forms.clear()
+
+
+@register.simple_tag
+def blank_form(form):
+    """``portal/_form.html`` for ``form``; for a form class that sets ``blank_html_fixed``
+    and an unbound form, rendered once per class and language. Such a form's blank HTML
+    depends on nothing else: no initial values, no choices read at request time, help
+    texts from settings (the ticket's reply form under 50 messages, make bench: 0.4–0.6 ms
+    of Django's form and widget templates per view). Bound forms (errors, the user's
+    input) are always rendered."""
+    if form.is_bound or not getattr(form, "blank_html_fixed", False):
+        return render_to_string("portal/_form.html", {"form": form})
+    key = (type(form), translation.get_language())
+    html = _blank_forms.get(key)
+    if html is None:
+        html = _blank_forms[key] = render_to_string("portal/_form.html", {"form": form})
+    return html

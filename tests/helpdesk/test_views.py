@@ -617,3 +617,33 @@ def test_h3_manager_list_compiled_once_lists_what_the_policy_gives(
         page = client.get(list_url(customer, status="waiting")).content.decode()
     assert page.count('href="/c/') > 0 and other_customer.name not in page
     assert not any(q["sql"].startswith("SELECT COUNT(*) FROM (SELECT") for q in queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_h3_blank_reply_form_is_django_s_own_html_in_every_language(
+    client_for, member, ticket, language, settings
+):
+    """H3: the reply form under the conversation, rendered once per language
+    (portal_forms.blank_form), is the HTML Django renders for it; a help text from
+    settings follows a changed setting; a refused reply shows its errors and its text."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from helpdesk.forms import ReplyForm
+
+    client = client_for(member)
+    client.cookies["django_language"] = language
+    member.language = language
+    member.save(update_fields=["language"])
+    for _round in range(2):  # the first view renders it, the second reuses it
+        body = client.get(ticket_url(ticket)).content.decode()
+        with translation.override(language):
+            assert render_to_string("portal/_form.html", {"form": ReplyForm()}) in body
+    settings.MAX_ATTACHMENTS = 3
+    body = client.get(ticket_url(ticket)).content.decode()
+    with translation.override(language):
+        assert render_to_string("portal/_form.html", {"form": ReplyForm()}) in body
+    refused = client.post(ticket_url(ticket, "ticket_reply"), {"body": ""})
+    assert refused.status_code == 400
+    assert "id_body_errors" in refused.content.decode()
