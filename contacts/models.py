@@ -25,6 +25,14 @@ from portal.choices import choice_labels
 # K4: a pending address must be confirmed within 7 days.
 CONFIRMATION_DAYS = 7
 
+# The contacts who may be listed in the access overview (issue 7): possibly authorised
+# (K10), the primary contact (K11) or with a phone password (K8). A superset of the
+# section's rows (the policy decides who is authorised now); the index of that section
+# has it as its condition, so PostgreSQL reads only these contacts of a customer.
+OVERVIEW_CONTACT_Q = (
+    Q(is_authorised=True, is_domain=False) | Q(is_primary=True) | ~Q(phone_password_hash="")
+)
+
 
 class Category(models.TextChoices):
     """What a notification is about; the routing function picks recipients by it (K5)."""
@@ -222,6 +230,23 @@ class Contact(models.Model):
                 name="contact_attention_order",
                 condition=Q(archived_at__isnull=True)
                 & (Q(is_standard=True) | Q(is_accounting=True)),
+            ),
+            # The access overview (issue 7): its contacts section, counted and paged in
+            # its order (K8, K10, K11), and the authorised contacts it asks about for
+            # every member (K10, H3). Of a customer's 2,000 contacts it read all to find
+            # the 131 that instruct or order (make bench).
+            models.Index(
+                F("customer"),
+                F("is_primary").desc(),
+                F("name"),
+                F("id"),
+                name="contact_overview_order",
+                condition=Q(archived_at__isnull=True) & OVERVIEW_CONTACT_Q,
+            ),
+            models.Index(
+                F("customer"),
+                name="contact_authorised",
+                condition=Q(archived_at__isnull=True, is_authorised=True, is_domain=False),
             ),
         ]
 

@@ -1284,7 +1284,11 @@ def _route_memberships(customer: Customer, via: Via, at) -> QuerySet[Membership]
                 authorised_contacts(customer, at).filter(email__iexact=OuterRef("user__email"))
             ),
         )
-        .order_by("-is_owner", "user__last_name", "user__first_name", "user__email", "pk")
+        # Owners first, then by the user's last name, first name and address (unique: no
+        # ties): the membership's copies of them (kept by the database), so that the index
+        # membership_list_order gives the order and a page reads its rows, not all of a
+        # customer's 1,000 members joined with their users and sorted (make bench).
+        .order_by(*Membership.LIST_ORDER)
     )
 
 
@@ -1308,7 +1312,7 @@ def overview_sections(customer: Customer, at=None, cutoff=None) -> dict[Overview
     """The overview's sections for ``customer``, each an ordered queryset. ``cutoff``, the
     start of the ended ones' window (``at`` less ``OVERVIEW_ENDED_DAYS``), is given apart
     by a page that compiles the sections once (``accounts.views_access``)."""
-    from contacts.models import Contact
+    from contacts.models import OVERVIEW_CONTACT_Q, Contact
     from contacts.selectors import authorised_contacts
 
     at = at or timezone.now()
@@ -1324,8 +1328,12 @@ def overview_sections(customer: Customer, at=None, cutoff=None) -> dict[Overview
 
     # When the agency last changed one of our accounts through the grant (A4).
     last_used = AccountEvent.objects.filter(grant_id=OuterRef("pk")).order_by("-at")
+    # The customer's live grants in the page's order (their index), each with a live
+    # pair: PostgreSQL checks the pairs of a page's grants, not of all of them (D4).
     sections[OverviewSection.GRANTS] = (
-        Grant.objects.filter(pk__in=live_pairs.values("grant_id"))
+        Grant.objects.filter(live_q(at), grantor=customer)
+        .alias(live_pair=Subquery(live_pairs.filter(grant_id=OuterRef("pk")).values("pk")[:1]))
+        .filter(live_pair__isnull=False)
         .select_related("agency")
         .annotate(last_used=Subquery(last_used.values("at")[:1]))
         .order_by(F("ends_at").asc(nulls_last=True), "-pk")
@@ -1334,6 +1342,8 @@ def overview_sections(customer: Customer, at=None, cutoff=None) -> dict[Overview
     sections[OverviewSection.CONTACTS] = (
         Contact.objects.active()
         .filter(customer=customer)
+        # Adds no rows and takes none away: the condition of the section's index.
+        .filter(OVERVIEW_CONTACT_Q)
         .filter(Q(pk__in=authorised.values("pk")) | Q(is_primary=True) | ~Q(phone_password_hash=""))
         .annotate(authorised_now=Exists(authorised.filter(pk=OuterRef("pk"))))
         .order_by("-is_primary", "name", "pk")
