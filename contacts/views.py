@@ -28,6 +28,7 @@ from contacts.forms import (
 )
 from contacts.models import Category, Contact, RegisterExtract
 from portal import policy
+from portal.choices import choice_labels
 from portal.pagination import PagedList
 from portal.policy import Action
 
@@ -84,8 +85,9 @@ def contact_list(request, customer):
     per_contact, fallback, has_authorised = selectors.contacts_page_summary(
         customer, list(page.object_list)
     )
+    categories = choice_labels(Category)  # translated once per language, not per row
     for contact in page.object_list:
-        contact.gets_now = [Category(c).label for c in per_contact.get(contact.pk, [])]
+        contact.gets_now = [categories[c] for c in per_contact.get(contact.pk, [])]
     return render(
         request,
         "contacts/contact_list.html",

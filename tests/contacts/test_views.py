@@ -504,3 +504,24 @@ def test_s27_refused_change_is_audited(client_for, contacts_manager, customer, s
     assert event.actor == contacts_manager and event.customer == customer
     assert event.data["attempted"] == "contact_make_primary"
     assert event.data["contact_id"] == other.pk
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_k5_list_says_what_each_contact_gets_in_the_users_language(
+    client_for, owner, customer, standard_contact, language
+):
+    """K5: the "gets now" column names the categories in the user's language (the labels
+    translated once per language, not per contact)."""
+    from django.utils import translation
+
+    from contacts.models import Category
+    from contacts.selectors import contacts_page_summary
+
+    owner.language = language
+    owner.save(update_fields=["language"])
+    per_contact, _fallback, _authorised = contacts_page_summary(customer, [standard_contact])
+    assert per_contact.get(standard_contact.pk)
+    body = client_for(owner).get(url("contact_list", customer)).content.decode()
+    with translation.override(language):
+        expected = ", ".join(str(Category(c).label) for c in per_contact[standard_contact.pk])
+    assert expected in body
