@@ -79,15 +79,35 @@ QUERIES = [
     {"q": 'a&b "c"'},  # nothing found: no table
     {"o": "1.-6.4", "status__exact": "waiting"},  # three sorted columns, a filter
     {"o": "-3", "q": "mailbox", "p": "1"},
+    # chosen filters, a search to escape in their links (the filters' Jinja2 copy)
+    {"assignee": "none", "source__exact": "mail", "q": '<a&b "c">'},
+    {"customer": "100001", "assignee": "me", "status__exact": "closed"},
 ]
 
 
 @pytest.mark.parametrize("language", ["en", "de", "hu"])
 @pytest.mark.parametrize("query", QUERIES)
 def test_ticket_list_is_djangos_html(staff, tickets, monkeypatch, language, query):
-    """H4 (make bench): the Jinja2 table and sidebar give the HTML of Django's templates,
-    escaping, empty cells, unknown labels, sorting and the search's links included."""
+    """H4 (make bench, issue 9): the Jinja2 table, filters and sidebar give the HTML of
+    Django's templates, escaping, empty cells, unknown labels, sorting, chosen filters and
+    the search's links included."""
     ours = page(staff, language, **query)
+    assert ours == djangos_page(staff, language, monkeypatch, **query)
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"p": "2"}, {"p": "4", "q": "x"}, {"q": "mailbox", "p": "2", "o": "-3"}],
+)
+def test_pages_and_search_form_are_djangos_html(staff, tickets, monkeypatch, language, query):
+    """H4 (issue 9): the Jinja2 pagination and search form of a list of several pages, the
+    current, the first and the last page, a search that finds nothing, in every language."""
+    monkeypatch.setattr(TicketAdmin, "list_per_page", 1)
+    for _ in range(8):
+        TicketFactory(subject="mailbox")
+    ours = page(staff, language, **query)
+    assert 'class="end"' in ours or "q" in query
     assert ours == djangos_page(staff, language, monkeypatch, **query)
 
 

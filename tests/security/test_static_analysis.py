@@ -46,6 +46,18 @@ REVIEWED = {
         "helpdesk/admin.py",
         "return Markup(html.escape(str(value)))",
     ): "the admin's ticket table and sidebar: each text escaped as Django escapes (html.escape)",
+    (
+        "helpdesk/admin.py",
+        "return mark_safe(template.render(**values))",
+    ): "the admin's Jinja2 copies of Django's templates: the environment autoescapes",
+    (
+        "helpdesk/admin.py",
+        "return Markup(conditional_escape(value))",
+    ): "the admin's copies: escaped unless Django already marked it safe, as its templates do",
+    (
+        "helpdesk/admin.py",
+        "show_all_query=Markup(query)",
+    ): "the search form's link: Django's own parameter names (_popup, _facets), no input",
 }
 
 
