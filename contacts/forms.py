@@ -175,6 +175,9 @@ class PhonePasswordForm(forms.Form):
 
 
 class InvoiceNamingForm(forms.Form):
+    # Blank, its HTML follows only the initial value (portal_forms.blank_form).
+    blank_html_fixed = True
+
     list_contacts_on_invoice = forms.BooleanField(
         label=_("Name contacts on the invoice address"), required=False
     )

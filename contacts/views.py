@@ -97,7 +97,7 @@ def contact_list(request, customer):
             "is_authorised_user": selectors.is_authorised_user(request.user, customer),
             "has_authorised_contact": has_authorised,
             "invoice_block": selectors.invoice_address_block(customer, contact_settings),
-            "account_gets": [Category(c).label for c in fallback],
+            "account_gets": [categories[c] for c in fallback],
             "invoice_form": InvoiceNamingForm(
                 initial={"list_contacts_on_invoice": list_on_invoice}
             ),

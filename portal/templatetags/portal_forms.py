@@ -35,14 +35,17 @@ def _forget_blank_forms(**_signal):
 @register.simple_tag
 def blank_form(form):
     """``portal/_form.html`` for ``form``; for a form class that sets ``blank_html_fixed``
-    and an unbound form, rendered once per class and language. Such a form's blank HTML
-    depends on nothing else: no initial values, no choices read at request time, help
-    texts from settings (the ticket's reply form under 50 messages, make bench: 0.4–0.6 ms
-    of Django's form and widget templates per view). Bound forms (errors, the user's
-    input) are always rendered."""
+    and an unbound form, rendered once per class, language and initial values. Such a
+    form's blank HTML depends on nothing else: no choices read at request time, help texts
+    from settings (the ticket's reply form under 50 messages, make bench: 0.4–0.6 ms of
+    Django's form and widget templates per view; the contacts page's invoice setting).
+    Bound forms (errors, the user's input) are always rendered."""
     if form.is_bound or not getattr(form, "blank_html_fixed", False):
         return render_to_string("portal/_form.html", {"form": form})
-    key = (type(form), translation.get_language())
+    try:
+        key = (type(form), translation.get_language(), frozenset(form.initial.items()))
+    except TypeError:  # an initial value that cannot be a key
+        return render_to_string("portal/_form.html", {"form": form})
     html = _blank_forms.get(key)
     if html is None:
         html = _blank_forms[key] = render_to_string("portal/_form.html", {"form": form})

@@ -525,3 +525,31 @@ def test_k5_list_says_what_each_contact_gets_in_the_users_language(
     with translation.override(language):
         expected = ", ".join(str(Category(c).label) for c in per_contact[standard_contact.pk])
     assert expected in body
+
+
+@pytest.mark.parametrize("language", ["en", "de", "hu"])
+def test_k6_invoice_setting_form_is_django_s_own_html_for_either_value(
+    client_for, owner, customer, standard_contact, language
+):
+    """K6: the invoice-address setting's form (rendered once per language and value,
+    portal_forms.blank_form) is the HTML Django renders for it, ticked or not as saved."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from contacts.forms import InvoiceNamingForm
+
+    owner.language = language
+    owner.save(update_fields=["language"])
+    client = client_for(owner)
+    for value in (True, False, True):
+        saved = client.post(
+            url("contact_settings", customer),
+            {"list_contacts_on_invoice": "on"} if value else {},
+        )
+        assert saved.status_code in (200, 302)
+        body = client.get(url("contact_list", customer)).content.decode()
+        with translation.override(language):
+            form = InvoiceNamingForm(initial={"list_contacts_on_invoice": value})
+            expected = render_to_string("portal/_form.html", {"form": form})
+        assert expected in body
+        assert ("checked" in expected) is value
