@@ -675,16 +675,9 @@ class TicketChangeList(ChangeList):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
-    list_display = [
-        "display_number",
-        "subject",
-        "customer_link",
-        "requester_email",
-        "status",
-        "assignee",
-        "updated_at",
-    ]
-    list_display_links = ["display_number", "subject"]
+    # The columns and links the Jinja2 table renders (another set falls back to Django's).
+    list_display = list(TABLE_COLUMNS)
+    list_display_links = list(TABLE_LINKS)
     list_filter = ["status", AssigneeFilter, CustomerFilter, "source"]
     list_select_related = ["customer", "assignee"]
     list_per_page = 50
