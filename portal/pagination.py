@@ -9,7 +9,7 @@ filters and the search narrow them down (the helpdesk admin does the same).
 from collections.abc import Callable
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Func, IntegerField, Subquery, Value, Window
+from django.db.models import Func, IntegerField, Subquery, Value
 from django.utils.functional import cached_property
 
 from portal.prepared import PreparedPages, PreparedQuery
@@ -45,44 +45,6 @@ class CappedCountPaginator(Paginator):
     def shown_pages(self) -> int:
         """The number of pages known to be full: "more than" this many when capped."""
         return self.cap // self.per_page if self.capped else self.num_pages
-
-
-class WindowCountPaginator(Paginator):
-    """A page and the list's total from one query, for lists whose order only a sort of the
-    whole list can give (the agency dashboard's delegated accounts by customer name: each
-    row is checked against its live grant and guardian row first). PostgreSQL computes the
-    whole list for the sort anyway, so ``COUNT(*) OVER ()`` beside the page's rows costs
-    nothing; a separate count would compute the list a second time (24 ms of the 97 ms of
-    the agency dashboard in make bench).
-
-    Use ``get_page``; past the end it falls back to a count to find the last page."""
-
-    def get_page(self, number):
-        try:
-            number = max(int(number), 1)
-        except (TypeError, ValueError):
-            number = 1
-        rows = self._rows(number)
-        if rows:
-            self.count = rows[0]._window_total
-        elif number == 1:
-            self.count = 0  # an empty first page: the list is empty
-        else:
-            # A page past the end: count, then serve the last page.
-            self.count = self.object_list.order_by().values("pk").count()
-            number = max(self.num_pages, 1)
-            rows = self._rows(number) if self.count else []
-        return self._get_page(rows, number, self)
-
-    def _rows(self, number: int) -> list:
-        if self.object_list.query.is_empty():
-            # ``none()`` (a customer without delegated accounts): nothing to compile.
-            return []
-        bottom = (number - 1) * self.per_page
-        counted = self.object_list.annotate(
-            _window_total=Window(Count("*"), output_field=IntegerField())
-        )
-        return list(counted[bottom : bottom + self.per_page])
 
 
 class PagedList:

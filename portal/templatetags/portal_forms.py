@@ -22,14 +22,24 @@ def field_widget(field):
     return field.as_widget(attrs={"aria-describedby": described_by} if described_by else None)
 
 
-# The HTML of blank forms, by form class and language (blank_form); forgotten when a
-# setting changes (tests: a help text from settings).
-_blank_forms: dict[tuple[type, str], str] = {}
+# The HTML of blank forms, by form class, language and initial values (blank_form);
+# forgotten when a setting changes (tests: a help text from settings).
+_blank_forms: dict[tuple, str] = {}
 
 
 @receiver(setting_changed)
 def _forget_blank_forms(**_signal):
     _blank_forms.clear()
+
+
+def _blank_key(form) -> tuple | None:
+    """The key of ``form``'s blank HTML, or None where it must be rendered each time."""
+    if form.is_bound or not getattr(form, "blank_html_fixed", False):
+        return None
+    try:
+        return (type(form), translation.get_language(), frozenset(form.initial.items()))
+    except TypeError:  # an initial value that cannot be a key
+        return None
 
 
 @register.simple_tag
@@ -40,13 +50,10 @@ def blank_form(form):
     from settings (the ticket's reply form under 50 messages, make bench: 0.4–0.6 ms of
     Django's form and widget templates per view; the contacts page's invoice setting).
     Bound forms (errors, the user's input) are always rendered."""
-    if form.is_bound or not getattr(form, "blank_html_fixed", False):
-        return render_to_string("portal/_form.html", {"form": form})
-    try:
-        key = (type(form), translation.get_language(), frozenset(form.initial.items()))
-    except TypeError:  # an initial value that cannot be a key
-        return render_to_string("portal/_form.html", {"form": form})
-    html = _blank_forms.get(key)
+    key = _blank_key(form)
+    html = _blank_forms.get(key) if key is not None else None
     if html is None:
-        html = _blank_forms[key] = render_to_string("portal/_form.html", {"form": form})
+        html = render_to_string("portal/_form.html", {"form": form})
+        if key is not None:
+            _blank_forms[key] = html
     return html

@@ -50,11 +50,26 @@ def _listed(agency):
 
 
 @pytest.fixture
-def live(customer, agency, account, owner, delegate):
+def approve(customer, agency, account, owner, delegate):
+    """Makes a grant of ``account`` to ``agency`` and approves it through the services."""
+
+    def approve_grant(ends_at=None):
+        return approved_grant(
+            grantor=customer,
+            agency=agency,
+            accounts=[account],
+            by=owner,
+            approver=delegate,
+            ends_at=ends_at,
+        )
+
+    return approve_grant
+
+
+@pytest.fixture
+def live(approve):
     """A grant made and approved through the services."""
-    return approved_grant(
-        grantor=customer, agency=agency, accounts=[account], by=owner, approver=delegate
-    )
+    return approve()
 
 
 def test_d4_pending_grant_is_not_listed_until_approved(customer, agency, account, owner, delegate):
@@ -72,16 +87,9 @@ def test_d4_pending_grant_is_not_listed_until_approved(customer, agency, account
     assert_in_step()
 
 
-def test_d4_approved_grant_keeps_its_end(customer, agency, account, owner, delegate):
+def test_d4_approved_grant_keeps_its_end(approve, agency):
     ends_at = timezone.now() + timedelta(days=3)
-    grant = approved_grant(
-        grantor=customer,
-        agency=agency,
-        accounts=[account],
-        by=owner,
-        approver=delegate,
-        ends_at=ends_at,
-    )
+    grant = approve(ends_at)
     assert DelegatedAccount.objects.get(agency=agency, grant=grant).ends_at == ends_at
     assert_in_step()
 
@@ -94,18 +102,11 @@ def test_d2_revoked_or_handed_back_grant_leaves_the_table(live, agency, owner, d
     assert_in_step()
 
 
-def test_d6_expiry_job_removes_the_row(customer, agency, account, owner, delegate):
+def test_d6_expiry_job_removes_the_row(approve, agency, account):
     """The job marks the grant expired: its row goes in the same transaction. (Before the
     job, the row stays and the policy leaves it out by its end: test_agency_dashboard_list.)"""
     ends_at = timezone.now() + timedelta(hours=1)
-    grant = approved_grant(
-        grantor=customer,
-        agency=agency,
-        accounts=[account],
-        by=owner,
-        approver=delegate,
-        ends_at=ends_at,
-    )
+    grant = approve(ends_at)
     assert _listed(agency) == [(account.pk, grant.pk)]
     later = ends_at + timedelta(minutes=1)
     with clock(later):
@@ -131,21 +132,12 @@ def test_d4_end_changed_on_the_grant_row(live, agency):
 
 
 def test_d4_two_grants_of_one_account_list_it_once_with_the_longest(
-    customer, agency, account, owner, delegate
+    approve, agency, account, owner
 ):
     """The row names the grant that runs longest (no end first); when that one ends the
     other one's end is listed (grant_accounts_release keeps the guardian row)."""
-    short = approved_grant(
-        grantor=customer,
-        agency=agency,
-        accounts=[account],
-        by=owner,
-        approver=delegate,
-        ends_at=timezone.now() + timedelta(days=2),
-    )
-    endless = approved_grant(
-        grantor=customer, agency=agency, accounts=[account], by=owner, approver=delegate
-    )
+    short = approve(timezone.now() + timedelta(days=2))
+    endless = approve()
     assert _listed(agency) == [(account.pk, endless.pk)]
     assert_in_step()
     assert services.grant_revoke(grant=endless, actor=owner)

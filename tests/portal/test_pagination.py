@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from portal.pagination import CappedCountPaginator, WindowCountPaginator
+from portal.pagination import CappedCountPaginator
 from tests.helpdesk.factories import TicketFactory
 
 
@@ -77,27 +77,6 @@ def test_d4_agency_dashboard_counts_delegated_accounts_with_the_page(
         q["sql"] for q in queries.captured_queries if '"delegation_delegatedaccount"' in q["sql"]
     ]
     assert len(counts) == 2 and "COUNT(" in counts[0] and "LIMIT 1001" in counts[0]
-
-
-@pytest.mark.django_db
-def test_window_count_paginator_pages_and_falls_back_past_the_end(customer):
-    AuditEvent.objects.bulk_create(AuditEvent(customer=customer, action="login") for _n in range(5))
-    events = AuditEvent.objects.filter(customer=customer).order_by("pk")
-    with CaptureQueriesContext(connection) as queries:
-        page = WindowCountPaginator(events, 2).get_page("2")
-    assert len(queries) == 1
-    assert (page.number, page.paginator.count, page.paginator.num_pages) == (2, 5, 3)
-    assert [e.pk for e in page] == [e.pk for e in events[2:4]]
-    # Past the end and nonsense: the last page and the first, as Paginator.get_page does.
-    assert WindowCountPaginator(events, 2).get_page("9").number == 3
-    assert [e.pk for e in WindowCountPaginator(events, 2).get_page("9")] == [events[4].pk]
-    assert WindowCountPaginator(events, 2).get_page("x").number == 1
-    empty = WindowCountPaginator(events.none(), 2).get_page("3")
-    assert (empty.number, empty.paginator.count, list(empty)) == (1, 0, [])
-    nothing = AuditEvent.objects.filter(customer=customer, action="nothing").order_by("pk")
-    with CaptureQueriesContext(connection) as queries:
-        first = WindowCountPaginator(nothing, 2).get_page(None)
-    assert (len(queries), first.paginator.count, first.paginator.num_pages) == (1, 0, 1)
 
 
 def test_admin_urls_resolve_before_the_portal_patterns():
