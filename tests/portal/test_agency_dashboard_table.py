@@ -260,3 +260,77 @@ def test_s5_agency_group_unlinked_and_linked_again(live, agency, account):
     CustomerGroup.objects.create(customer=agency, group_id=group_id)
     assert _listed(agency) == [(account.pk, live.pk)]
     assert_in_step()
+
+
+def _grant_lookups() -> tuple[int, int]:
+    """Index scans of the grants' accounts, and grant rows read, by this transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0), idx_scan "
+            "FROM pg_stat_xact_user_tables "
+            "WHERE relname IN ('delegation_grant_accounts', 'delegation_grant')"
+        )
+        rows = {name: (read, scans) for name, read, scans in cursor.fetchall()}
+    return rows["delegation_grant_accounts"][1], rows["delegation_grant"][0]
+
+
+def test_d4_refresh_looks_up_its_accounts_grants_once_whatever_plan_is_cached(live, customer, account):
+    """A connection lives long (CONN_MAX_AGE, a test run): the refresh's statements must
+    not keep plans made while the tables were small (migration ``delegation.0006``).
+    Made generic on a few rows, the refresh walked every active grant of every customer
+    and looked each up among the refreshed accounts' grants (CI: 5,000 grants, a bulk
+    load's refreshes past 300 s). Planned for each call, it looks up the accounts' grants
+    once per statement."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission
+
+    from tests.factories import CustomerFactory
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    HostingAccount.objects.filter(pk=account.pk).update(name="primed.example")  # a few rows
+    agencies = [CustomerFactory(name=f"Big agency {n}") for n in range(30)]
+    accounts = HostingAccount.objects.bulk_create(
+        [
+            HostingAccount(customer=customer, kind="domain", name=f"big{n}.example")
+            for n in range(300)
+        ]
+    )
+    grants = Grant.objects.bulk_create(
+        [
+            Grant(
+                grantor=customer,
+                agency=agencies[n % 30],
+                state=Grant.State.ACTIVE,
+                approved_at=timezone.now(),
+                created_at=timezone.now(),
+            )
+            for n in range(3000)
+        ]
+    )
+    Grant.accounts.through.objects.bulk_create(
+        [
+            Grant.accounts.through(grant=grant, hostingaccount=accounts[n % 300])
+            for n, grant in enumerate(grants)
+        ]
+    )
+    ct = ContentType.objects.get_for_model(HostingAccount)
+    perm = Permission.objects.get(content_type=ct, codename="manage_hostingaccount")
+    GroupObjectPermission.objects.bulk_create(
+        [
+            GroupObjectPermission(
+                group=policy.customer_group(agency),
+                permission=perm,
+                content_type=ct,
+                object_pk=str(a.pk),
+            )
+            for agency in agencies[:3]
+            for a in accounts
+        ]
+    )
+    scans, _read = _grant_lookups()
+    HostingAccount.objects.filter(pk=account.pk).update(name="renamed.example")
+    assert _grant_lookups()[0] - scans <= 4  # the generic plan: 6,002 (one per active grant)
+    assert _listed(live.agency) == [(account.pk, live.pk)]
+    assert_in_step()
