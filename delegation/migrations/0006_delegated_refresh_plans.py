@@ -1,21 +1,23 @@
-"""The delegated-accounts triggers (``0004``) plan their statements on every call.
+"""The delegated-accounts refresh (``0004``) reads only the grants of the accounts it
+refreshes, whatever the statistics and whatever plan a connection keeps.
 
-PL/pgSQL keeps a statement's plan for the life of the connection: after five calls it may
-switch to a generic plan, one that does not look at the call's accounts, and a statement
-without parameters (a trigger's, over its transition tables) is only ever planned once.
-A connection lives long (``CONN_MAX_AGE``, a test run's), so a plan made while the tables
-held a few rows stayed in use after they held thousands. The refresh's generic plan
-walked every active grant, by ``grant_live_order``, for each account it refreshed: 6,000
-grant rows read to refresh one account in a 3,000-grant test; a CI run's bulk load of
-5,000 grants went past 300 s.
+A connection lives long (``CONN_MAX_AGE``, a test run's). PL/pgSQL keeps a statement's
+plan for its life: after five calls it may switch to a generic plan, one that does not
+look at the call's accounts, and a statement without parameters (a trigger's, over its
+transition tables) is planned once. Statistics lag behind a bulk load too. Either way the
+planner could start the refresh from every active grant (by ``grant_live_order``) and
+look each one up among the refreshed accounts' grants: 6,000 index scans to refresh one
+account among 3,000 grants; a CI run's bulk load of 5,000 grants went past 300 s.
 
-- ``delegation_accounts_refresh`` and ``delegation_customer_delegated`` plan each call
-  (``plan_cache_mode = force_custom_plan``) for the accounts and customer it is given;
+- the refresh finds its rows one step at a time, by LATERAL subqueries kept apart by
+  ``OFFSET 0``: the accounts, their customers, their grants' ids, those grants by id,
+  the agency's guardian row; each step runs once per row of the one before, by its key;
+- the refresh and the customer-rename function are planned on each call
+  (``plan_cache_mode = force_custom_plan``), with the sizes the tables have then;
 - the statement triggers select their accounts from the transition tables by
   ``EXECUTE``, planned with the rows the statement wrote.
 
-Planning costs well under a millisecond a write; the refresh of one account reads that
-account's grants.
+The fill (``delegation_delegated_fill``, the whole table at once) keeps 0004's joins.
 """
 
 import importlib
@@ -27,9 +29,51 @@ delegated = importlib.import_module("delegation.migrations.0004_delegated_accoun
 CUSTOM_PLANS = ["delegation_accounts_refresh(bigint[])", "delegation_customer_delegated()"]
 
 
-def _trigger_function(function: str, selected: str, *, planned_each_time: bool) -> str:
-    if planned_each_time:
-        body = f"""
+# The rows of the refreshed accounts, looked up one step at a time: each LATERAL
+# subquery (kept apart by OFFSET 0) runs once per row of the step before it, by the one
+# key it is given, so that no statistics can make the planner start from the grants.
+REFRESH_ROWS = """
+    SELECT DISTINCT ON (g.agency_id, a.id)
+        g.agency_id, a.id, g.id, g.ends_at, c.name, a.name
+    FROM unnest(refreshed) AS r (id)
+    CROSS JOIN LATERAL (
+        SELECT a.id, a.name, a.customer_id FROM accounts_hostingaccount a
+        WHERE a.id = r.id OFFSET 0
+    ) AS a
+    CROSS JOIN LATERAL (
+        SELECT c.name FROM accounts_customer c WHERE c.id = a.customer_id OFFSET 0
+    ) AS c
+    CROSS JOIN LATERAL (
+        SELECT ga.grant_id FROM delegation_grant_accounts ga
+        WHERE ga.hostingaccount_id = a.id OFFSET 0
+    ) AS ga
+    CROSS JOIN LATERAL (
+        SELECT g.id, g.agency_id, g.grantor_id, g.state, g.ends_at FROM delegation_grant g
+        WHERE g.id = ga.grant_id OFFSET 0
+    ) AS g
+    WHERE g.state = 'active' AND g.grantor_id = a.customer_id
+      AND EXISTS (
+        SELECT 1
+        FROM accounts_customergroup cg
+        JOIN guardian_groupobjectpermission v ON v.group_id = cg.group_id
+        WHERE cg.customer_id = g.agency_id AND v.permission_id = manage
+          AND v.content_type_id = accounts_type AND v.object_pk = a.id::text
+        OFFSET 0
+      )
+    -- The grant that runs longest: no end first (as the list showed before this table).
+    ORDER BY g.agency_id, a.id, g.ends_at DESC NULLS FIRST, g.id DESC
+"""
+
+
+# 0004's refresh, with the rows above for its rows (in its DELETE and its INSERT).
+_ROWS_0004 = delegated.ROWS.format(accounts="ga.hostingaccount_id = ANY (refreshed)")
+if delegated.REFRESH.count(_ROWS_0004) != 2:
+    raise RuntimeError("0004's refresh has changed: rewrite 0006's from it")
+REFRESH = delegated.REFRESH.replace(_ROWS_0004, REFRESH_ROWS)
+
+# The statement triggers: their accounts from the transition tables by EXECUTE.
+_PLANNED_EACH_STATEMENT = """
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
 DECLARE
     refreshed bigint[];
 BEGIN
@@ -37,32 +81,28 @@ BEGIN
         INTO refreshed;
     PERFORM delegation_accounts_refresh(refreshed);
     RETURN NULL;
-END;"""
-    else:  # 0004's
-        body = f"""
-BEGIN
-    PERFORM delegation_accounts_refresh(ARRAY(SELECT DISTINCT x.id FROM ({selected}) AS x(id)));
-    RETURN NULL;
-END;"""
-    return (
-        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$ {body} $$ LANGUAGE plpgsql"
-    )
+END;
+$$ LANGUAGE plpgsql
+"""
 
+FORWARDS = [
+    REFRESH,
+    *(
+        f"ALTER FUNCTION {function} SET plan_cache_mode = force_custom_plan"
+        for function in CUSTOM_PLANS
+    ),
+    *(
+        _PLANNED_EACH_STATEMENT.format(function=f"{name}_{event.lower()}", selected=selected)
+        for (_table, name), accounts in delegated._TRIGGERS.items()
+        for event, selected in accounts.items()
+    ),
+]
 
-def _statements(*, planned_each_time: bool) -> list[str]:
-    setting = "SET plan_cache_mode = force_custom_plan" if planned_each_time else "RESET ALL"
-    return [
-        *(f"ALTER FUNCTION {function} {setting}" for function in CUSTOM_PLANS),
-        # 0004's refresh keeps its join order.
-        "ALTER FUNCTION delegation_accounts_refresh(bigint[]) SET join_collapse_limit = 1",
-        *(
-            _trigger_function(
-                f"{name}_{event.lower()}", selected, planned_each_time=planned_each_time
-            )
-            for (_table, name), accounts in delegated._TRIGGERS.items()
-            for event, selected in accounts.items()
-        ),
-    ]
+# 0004's functions again (CREATE OR REPLACE sets a function's settings anew).
+BACKWARDS = [
+    delegated.REFRESH,
+    *(s for s in delegated.TRIGGERS if s.lstrip().startswith("CREATE OR REPLACE FUNCTION")),
+]
 
 
 class PlannedEachCall(migrations.RunSQL):
@@ -73,11 +113,11 @@ class PlannedEachCall(migrations.RunSQL):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            self._run_sql(schema_editor, _statements(planned_each_time=True))
+            self._run_sql(schema_editor, FORWARDS)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            self._run_sql(schema_editor, _statements(planned_each_time=False))
+            self._run_sql(schema_editor, BACKWARDS)
 
 
 class Migration(migrations.Migration):
