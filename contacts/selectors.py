@@ -164,9 +164,27 @@ def routing_overview(
     return per_contact, fallback
 
 
+# Dates, hashes and notes the contacts table never shows: half of the time spent reading
+# a page's rows went on its six date columns (make bench).
+_UNLISTED = (
+    "email_confirmed_at",
+    "pending_nonce_hash",
+    "phone_digits",
+    "restrictions",
+    "created_at",
+    "updated_at",
+)
+
+
 def _contacts_listed(customer_id):
-    """The contacts page's list (K2): active contacts, the primary one first, by name."""
-    return Contact.objects.active().filter(customer_id=customer_id).order_by("-is_primary", "name")
+    """The contacts page's list (K2): active contacts, the primary one first, by name;
+    without the columns the table does not show (``_UNLISTED``)."""
+    return (
+        Contact.objects.active()
+        .filter(customer_id=customer_id)
+        .order_by("-is_primary", "name")
+        .defer(*_UNLISTED)
+    )
 
 
 def _contacts_counted(customer_id):

@@ -57,8 +57,18 @@ def grant_requests_of(grantor: Customer | int) -> QuerySet[GrantRequest]:
 # values (server_side=False: a customer with two grants or with 6,000).
 
 
+# The columns the lists show (grant_table.html: the state as of now, the end, the date
+# made) and the other side's name and number: of eleven grant and eleven customer columns,
+# the six unshown dates were a third of the time spent reading a page's rows.
+_LISTED = ("state", "key_hash", "key_expires_at", "ends_at", "created_at")
+
+
 def _given(customer_id):
-    return grants_given(customer_id).prefetch_related(None)  # names: GrantList
+    return (
+        grants_given(customer_id)
+        .prefetch_related(None)  # names: GrantList
+        .only(*_LISTED, "agency__name", "agency__number")
+    )
 
 
 def _received(customer_id):
@@ -79,6 +89,7 @@ def _received_page(grants: QuerySet[Grant], offset: int, size: int) -> QuerySet[
     return (
         Grant.objects.filter(pk__in=grants.values("pk")[offset : offset + size])
         .select_related("grantor")
+        .only(*_LISTED, "grantor__name", "grantor__number")
         .annotate(pending_first=pending_first())
         .order_by("pending_first", "-created_at", "-pk")
     )
