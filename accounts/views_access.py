@@ -117,7 +117,8 @@ def _run(key: tuple, build, values: dict) -> list:
         queryset = build(**probes)
         connection = connections[queryset.db]
         _sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-        held = [*params, *map(connection.ops.adapt_datetimefield_value, params)]
+        adapt = connection.ops.adapt_datetimefield_value  # SQLite's takes datetimes only
+        held = [*params, *(adapt(p) for p in params if isinstance(p, datetime))]
         parameters = {name: type(probe) for name, probe in probes.items() if probe in held}
         unused = {name: probe for name, probe in probes.items() if name not in parameters}
         query = PreparedQuery(partial(build, **unused), server_side=False, **parameters)

@@ -163,10 +163,12 @@ class Grant(models.Model):
                 name="grant_agency_list",
             ),
             # The grantor's live grants in the access overview's order (issue 7, D4): a
-            # page checks the pairs of its own grants, not of all 270 (make bench).
+            # page checks the pairs of its own grants, not of all 270 (make bench). An
+            # ascending index keeps NULLs last in PostgreSQL, which is the order's "no end
+            # last"; SQLite (make run) refuses NULLS LAST in an index.
             models.Index(
                 F("grantor"),
-                F("ends_at").asc(nulls_last=True),
+                F("ends_at"),
                 F("id").desc(),
                 name="grant_live_order",
                 condition=Q(state="active"),

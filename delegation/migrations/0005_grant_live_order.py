@@ -16,7 +16,9 @@ class Migration(migrations.Migration):
             model_name="grant",
             index=models.Index(
                 models.F("grantor"),
-                models.OrderBy(models.F("ends_at"), nulls_last=True),
+                # Was OrderBy(F("ends_at"), nulls_last=True), the same index in PostgreSQL
+                # (ascending: NULLs last), which SQLite (make run) refuses.
+                models.F("ends_at"),
                 models.OrderBy(models.F("id"), descending=True),
                 condition=models.Q(("state", "active")),
                 name="grant_live_order",
