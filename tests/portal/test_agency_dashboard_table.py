@@ -262,8 +262,9 @@ def test_s5_agency_group_unlinked_and_linked_again(live, agency, account):
     assert_in_step()
 
 
-def _grant_lookups() -> tuple[int, int]:
-    """Index scans of the grants' accounts, and grant rows read, by this transaction."""
+def _grant_lookups() -> tuple[int, int, int]:
+    """Index scans of the grants' accounts, their rows read, and grant rows read, by this
+    transaction so far."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0), idx_scan "
@@ -271,7 +272,8 @@ def _grant_lookups() -> tuple[int, int]:
             "WHERE relname IN ('delegation_grant_accounts', 'delegation_grant')"
         )
         rows = {name: (read, scans) for name, read, scans in cursor.fetchall()}
-    return rows["delegation_grant_accounts"][1], rows["delegation_grant"][0]
+    accounts, grants = rows["delegation_grant_accounts"], rows["delegation_grant"]
+    return accounts[1], accounts[0], grants[0]
 
 
 def test_d4_refresh_reads_only_its_accounts_grants_whatever_the_plan_or_statistics(
@@ -338,12 +340,63 @@ def test_d4_refresh_reads_only_its_accounts_grants_whatever_the_plan_or_statisti
     Grant.objects.filter(pk__in=[g.pk for g in grants]).update(
         state=Grant.State.ACTIVE, approved_at=timezone.now()
     )
-    scans, read = _grant_lookups()
+    scans, _accounts_read, read = _grant_lookups()
     HostingAccount.objects.filter(pk=account.pk).update(name="renamed.example")
     # The refresh's DELETE and INSERT: one lookup of the account's grants and its one grant
     # each (2 and 2). Started from the active grants: 6,010 and 6,011.
-    scans_now, read_now = _grant_lookups()
+    scans_now, _accounts_read_now, read_now = _grant_lookups()
     assert scans_now - scans <= 10
     assert read_now - read <= 10
     assert _listed(live.agency) == [(account.pk, live.pk)]
+    assert_in_step()
+
+
+def _bulk_grants(customer, agencies, accounts, count):
+    grants = Grant.objects.bulk_create(
+        [
+            Grant(grantor=customer, agency=agencies[n % len(agencies)], created_at=timezone.now())
+            for n in range(count)
+        ]
+    )
+    Grant.accounts.through.objects.bulk_create(
+        [
+            Grant.accounts.through(grant=grant, hostingaccount=accounts[n % len(accounts)])
+            for n, grant in enumerate(grants)
+        ]
+    )
+    return grants
+
+
+def test_d4_new_agency_group_reads_only_its_grants_after_a_bulk_load(customer, account):
+    """An agency's guardian group, linked (accounts.CustomerGroup), refreshes the accounts
+    of the grants it received: found by the agency's grants, not by joining every grant
+    with every grant account. CI's statistics, taken when the tables held the dead rows of
+    rolled-back tests, put a few rows where there were thousands; joined freely, the
+    trigger compared each grant with each grant account (1–2 s an agency)."""
+    from tests.factories import CustomerFactory
+
+    agencies = [CustomerFactory(name=f"Bulk agency {n}") for n in range(30)]
+    accounts = HostingAccount.objects.bulk_create(
+        [
+            HostingAccount(customer=customer, kind="domain", name=f"bulk{n}.example")
+            for n in range(300)
+        ]
+    )
+    dead = _bulk_grants(customer, agencies, accounts, 3000)
+    Grant.objects.filter(pk__in=[g.pk for g in dead]).delete()
+    with connection.cursor() as cursor:
+        # Dead rows and hardly any live one: the estimates of a test run's tables.
+        cursor.execute("ANALYZE delegation_grant, delegation_grant_accounts")
+    _bulk_grants(customer, agencies, accounts, 3000)
+    newcomer = CustomerFactory(name="New agency")
+    grant = Grant.objects.create(
+        grantor=customer, agency=newcomer, state=Grant.State.ACTIVE, created_at=timezone.now()
+    )
+    grant.accounts.add(account)
+    _scans, accounts_read, read = _grant_lookups()
+    policy.customer_group(newcomer)
+    _scans, accounts_read_now, read_now = _grant_lookups()
+    # Its one grant and that grant's one account, then the account's grants (refresh).
+    assert accounts_read_now - accounts_read <= 20
+    assert read_now - read <= 20
     assert_in_step()
