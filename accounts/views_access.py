@@ -323,7 +323,9 @@ def access_overview_export(request, customer):
     )
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     # Only digits and dashes: a file name nothing can break out of (S23).
-    filename = f"access-K-{customer.number}-{at:%Y-%m-%d}.csv"
+    # The day as the portal shows dates (TIME_ZONE), not UTC's: after 23:00 UTC in winter
+    # Berlin's is the next.
+    filename = f"access-K-{customer.number}-{timezone.localdate(at):%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -12,7 +12,7 @@ from accounts.models import AuditEvent, Invitation, Membership
 from accounts.views_access import csv_safe
 from delegation.models import Grant
 from tests.contacts.factories import ContactFactory
-from tests.delegation.factories import client_as
+from tests.delegation.factories import client_as, clock
 from tests.factories import MembershipFactory
 from tests.overview.conftest import page_user_ids
 
@@ -274,6 +274,18 @@ def test_export_is_a_csv_download_with_a_safe_name(client_for, world):
     rows = rows_of(response)
     assert rows[0][:3] == ["Name", "E-mail address", "Section"]
     assert len({len(row) for row in rows}) == 1
+
+
+def test_export_is_named_by_the_portals_day_not_utcs(client_for, world):
+    """At 23:30 UTC in December it is already the next day in Berlin (TIME_ZONE): the
+    file is named after the day the portal shows."""
+    from datetime import UTC, datetime
+
+    client = client_for(world.owner)
+    with clock(datetime(2026, 12, 6, 23, 30, tzinfo=UTC)):
+        response = client.get(url("access_overview_export", world.customer))
+    assert response.status_code == 200
+    assert response["Content-Disposition"].endswith(f'-K-{world.customer.number}-2026-12-07.csv"')
 
 
 def test_s27_export_is_recorded_in_the_audit_trail(client_for, world):
