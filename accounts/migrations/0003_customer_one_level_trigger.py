@@ -12,6 +12,8 @@ fails (READ COMMITTED gives every statement in the function a fresh snapshot).
 
 from django.db import migrations
 
+from portal.migration_operations import PostgreSQLOnly
+
 CREATE = """
 CREATE OR REPLACE FUNCTION accounts_customer_one_level() RETURNS trigger AS $$
 DECLARE
@@ -44,18 +46,6 @@ DROP = """
 DROP TRIGGER IF EXISTS accounts_customer_one_level ON accounts_customer;
 DROP FUNCTION IF EXISTS accounts_customer_one_level();
 """
-
-
-class PostgreSQLOnly(migrations.RunSQL):
-    """RunSQL that runs on PostgreSQL and does nothing elsewhere."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):

@@ -45,6 +45,8 @@ stays empty and ``portal.policy`` lists the accounts from the grants directly.
 
 from django.db import migrations, models
 
+from portal.migration_operations import PostgreSQLOnly
+
 # Every delegated (agency, account) row from the tables that decide it, for the accounts
 # ``{accounts}`` selects: the refreshed ones, or all of them in the fill. The permission
 # and content type are read first (``MANAGE``): joined in, the planner could not use
@@ -270,21 +272,6 @@ POSTGRESQL_REVERSE = [
 ]
 
 
-class DelegatedAccountTriggers(migrations.RunSQL):
-    """The statements on PostgreSQL; another database gets none (see above)."""
-
-    def __init__(self):
-        super().__init__(sql=[], reverse_sql=[])
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            self._run_sql(schema_editor, POSTGRESQL)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            self._run_sql(schema_editor, POSTGRESQL_REVERSE)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0007_membership_list_order"),
@@ -351,5 +338,6 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        DelegatedAccountTriggers(),
+        # On PostgreSQL; another database gets none (see above).
+        PostgreSQLOnly(POSTGRESQL, POSTGRESQL_REVERSE),
     ]

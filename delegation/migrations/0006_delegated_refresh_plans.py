@@ -26,6 +26,8 @@ import importlib
 
 from django.db import migrations
 
+from portal.migration_operations import PostgreSQLOnly
+
 delegated = importlib.import_module("delegation.migrations.0004_delegated_account_list")
 
 CUSTOM_PLANS = ["delegation_accounts_refresh(bigint[])", "delegation_customer_delegated()"]
@@ -153,22 +155,7 @@ BACKWARDS = [
 ]
 
 
-class PlannedEachCall(migrations.RunSQL):
-    """The statements on PostgreSQL; another database has no triggers (``0004``)."""
-
-    def __init__(self):
-        super().__init__(sql=[], reverse_sql=[])
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            self._run_sql(schema_editor, FORWARDS)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            self._run_sql(schema_editor, BACKWARDS)
-
-
 class Migration(migrations.Migration):
     dependencies = [("delegation", "0005_grant_live_order")]
 
-    operations = [PlannedEachCall()]
+    operations = [PostgreSQLOnly(FORWARDS, BACKWARDS)]  # another database has no triggers

@@ -14,24 +14,17 @@ databases search without it."""
 
 from django.db import migrations
 
+from portal.migration_operations import PostgreSQLOnly
+
 INDEX = "ticket_updated_subject"
 
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(
-        f"CREATE INDEX IF NOT EXISTS {INDEX} ON helpdesk_ticket "
-        '("updated_at" DESC, "id" DESC, UPPER("subject"::text)) INCLUDE ("subject")'
-    )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
+CREATE = (
+    f"CREATE INDEX IF NOT EXISTS {INDEX} ON helpdesk_ticket "
+    '("updated_at" DESC, "id" DESC, UPPER("subject"::text)) INCLUDE ("subject")'
+)
 
 
 class Migration(migrations.Migration):
     dependencies = [("helpdesk", "0002_subject_trigram_index")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [PostgreSQLOnly([CREATE], [f"DROP INDEX IF EXISTS {INDEX}"], elidable=False)]

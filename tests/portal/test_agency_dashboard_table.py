@@ -276,8 +276,42 @@ def _grant_lookups() -> tuple[int, int, int]:
     return accounts[1], accounts[0], grants[0]
 
 
+@pytest.fixture
+def bulk(customer):
+    """30 agencies and 300 more hosting accounts of ``customer``, for bulk-made grants."""
+    from tests.factories import CustomerFactory
+
+    agencies = [CustomerFactory(name=f"Bulk agency {n}") for n in range(30)]
+    accounts = HostingAccount.objects.bulk_create(
+        [
+            HostingAccount(customer=customer, kind="domain", name=f"bulk{n}.example")
+            for n in range(300)
+        ]
+    )
+    return agencies, accounts
+
+
+def _bulk_grants(customer, bulk, count: int) -> list[Grant]:
+    """``count`` pending grants of ``customer``, each of one of ``bulk``'s accounts to
+    one of its agencies, made by two bulk statements."""
+    agencies, accounts = bulk
+    grants = Grant.objects.bulk_create(
+        [
+            Grant(grantor=customer, agency=agencies[n % len(agencies)], created_at=timezone.now())
+            for n in range(count)
+        ]
+    )
+    Grant.accounts.through.objects.bulk_create(
+        [
+            Grant.accounts.through(grant=grant, hostingaccount=accounts[n % len(accounts)])
+            for n, grant in enumerate(grants)
+        ]
+    )
+    return grants
+
+
 def test_d4_refresh_reads_only_its_accounts_grants_whatever_the_plan_or_statistics(
-    live, customer, account
+    live, customer, account, bulk
 ):
     """A connection lives long (CONN_MAX_AGE, a test run) and keeps PL/pgSQL's plans;
     statistics lag behind bulk loads. Neither may make the refresh start from the grants
@@ -289,37 +323,11 @@ def test_d4_refresh_reads_only_its_accounts_grants_whatever_the_plan_or_statisti
     from django.contrib.contenttypes.models import ContentType
     from guardian.models import GroupObjectPermission
 
-    from tests.factories import CustomerFactory
-
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     HostingAccount.objects.filter(pk=account.pk).update(name="primed.example")  # a few rows
-    agencies = [CustomerFactory(name=f"Big agency {n}") for n in range(30)]
-    accounts = HostingAccount.objects.bulk_create(
-        [
-            HostingAccount(customer=customer, kind="domain", name=f"big{n}.example")
-            for n in range(300)
-        ]
-    )
-    grants = Grant.objects.bulk_create(
-        [
-            Grant(
-                grantor=customer,
-                agency=agencies[n % 30],
-                created_at=timezone.now(),
-                key_hash=f"k{n}",
-                key_prefix="ABCD",
-                key_expires_at=timezone.now() + timedelta(days=1),
-            )
-            for n in range(3000)
-        ]
-    )
-    Grant.accounts.through.objects.bulk_create(
-        [
-            Grant.accounts.through(grant=grant, hostingaccount=accounts[n % 300])
-            for n, grant in enumerate(grants)
-        ]
-    )
+    grants = _bulk_grants(customer, bulk, 3000)
+    agencies, accounts = bulk
     ct = ContentType.objects.get_for_model(HostingAccount)
     perm = Permission.objects.get(content_type=ct, codename="manage_hostingaccount")
     GroupObjectPermission.objects.bulk_create(
@@ -351,23 +359,7 @@ def test_d4_refresh_reads_only_its_accounts_grants_whatever_the_plan_or_statisti
     assert_in_step()
 
 
-def _bulk_grants(customer, agencies, accounts, count):
-    grants = Grant.objects.bulk_create(
-        [
-            Grant(grantor=customer, agency=agencies[n % len(agencies)], created_at=timezone.now())
-            for n in range(count)
-        ]
-    )
-    Grant.accounts.through.objects.bulk_create(
-        [
-            Grant.accounts.through(grant=grant, hostingaccount=accounts[n % len(accounts)])
-            for n, grant in enumerate(grants)
-        ]
-    )
-    return grants
-
-
-def test_d4_new_agency_group_reads_only_its_grants_after_a_bulk_load(customer, account):
+def test_d4_new_agency_group_reads_only_its_grants_after_a_bulk_load(customer, account, bulk):
     """An agency's guardian group, linked (accounts.CustomerGroup), refreshes the accounts
     of the grants it received: found by the agency's grants, not by joining every grant
     with every grant account. CI's statistics, taken when the tables held the dead rows of
@@ -375,19 +367,12 @@ def test_d4_new_agency_group_reads_only_its_grants_after_a_bulk_load(customer, a
     trigger compared each grant with each grant account (1–2 s an agency)."""
     from tests.factories import CustomerFactory
 
-    agencies = [CustomerFactory(name=f"Bulk agency {n}") for n in range(30)]
-    accounts = HostingAccount.objects.bulk_create(
-        [
-            HostingAccount(customer=customer, kind="domain", name=f"bulk{n}.example")
-            for n in range(300)
-        ]
-    )
-    dead = _bulk_grants(customer, agencies, accounts, 3000)
+    dead = _bulk_grants(customer, bulk, 3000)
     Grant.objects.filter(pk__in=[g.pk for g in dead]).delete()
     with connection.cursor() as cursor:
         # Dead rows and hardly any live one: the estimates of a test run's tables.
         cursor.execute("ANALYZE delegation_grant, delegation_grant_accounts")
-    _bulk_grants(customer, agencies, accounts, 3000)
+    _bulk_grants(customer, bulk, 3000)
     newcomer = CustomerFactory(name="New agency")
     grant = Grant.objects.create(
         grantor=customer, agency=newcomer, state=Grant.State.ACTIVE, created_at=timezone.now()
