@@ -24,6 +24,14 @@ thousands) passes ``server_side=False``: it is compiled once, but PostgreSQL pla
 call for its values, as for any query. A prepared statement's generic plan, chosen after
 five calls, would be the same for every customer.
 
+What Django would work out again for every call is worked out at compilation too: the
+converters of the columns and select_related's populators. Model instances are made as
+``Model.from_db`` makes them, but without ``Model.__init__``'s walk over every field
+(about 5 µs an instance, 25–50 instances a list page, make bench): the row's values go
+into the new instance's ``__dict__``. That is only done while it is the same (the model
+keeps Django's ``__init__`` and ``from_db``, nothing listens to ``pre_init`` or
+``post_init``); otherwise ``from_db`` makes them.
+
 The ``build`` function names every value that varies as a parameter; it must not read
 anything else that changes between calls (such as the clock): that would be compiled in.
 The parameters are found in the compiled query by placeholder values of the declared
@@ -48,8 +56,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
-from django.db.models import QuerySet
-from django.db.models.query import ValuesIterable, get_related_populators
+from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.query import RelatedPopulator, ValuesIterable
+from django.db.models.signals import post_init, pre_init
 
 # Placeholder values: unlikely in any real query, distinct per parameter.
 _PLACEHOLDERS: dict[type, Callable[[int], object]] = {
@@ -99,6 +109,11 @@ class _Compiled:
     prepare: str = ""
     execute: str = ""
     values: bool = False  # a .values() queryset: dicts, not model instances
+    # What results_iter would work out for every call: [(position, converters, expression)]
+    converters: tuple = ()
+    # Model instances: the model's columns (start, end, attnames) and select_related's.
+    columns: tuple = ()
+    populators: tuple = ()
 
 
 def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
@@ -143,9 +158,13 @@ class PreparedQuery:
             else:
                 cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
+        if compiled.compiler.has_extra_select:
+            rows = [row[: compiled.compiler.col_count] for row in rows]
+        if compiled.converters:
+            rows = _converted(rows, compiled.converters, connection)
         if compiled.values:
             return self._dicts(compiled.compiler, rows)
-        return self._instances(compiled.compiler, rows, alias)
+        return self._instances(compiled, rows, alias)
 
     @property
     def sql(self) -> str:
@@ -202,8 +221,31 @@ class PreparedQuery:
             prepare, execute = _server_statement(name, sql, len(params))
             STATEMENTS[name] = (prepare, sql)
         values = queryset._iterable_class is ValuesIterable
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        if compiler.has_composite_fields(fields):
+            raise ImproperlyConfigured("PreparedQuery: composite fields are not supported")
+        converters = tuple(
+            (position, tuple(functions), expression)
+            for position, (functions, expression) in compiler.get_converters(fields).items()
+        )
+        columns, populators = (), ()
+        if not values:
+            klass_info, select = compiler.klass_info, compiler.select
+            start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+            names = tuple(column[0].target.attname for column in select[start:end])
+            columns = (start, end, names)
+            populators = tuple(_populators(klass_info, select, queryset.db))
         compiled = _Compiled(
-            sql, tuple(params), tuple(slots), compiler, prepare, execute, values=values
+            sql,
+            tuple(params),
+            tuple(slots),
+            compiler,
+            prepare,
+            execute,
+            values=values,
+            converters=converters,
+            columns=columns,
+            populators=populators,
         )
         self._compiled[queryset.db] = compiled
         return compiled, queryset.db
@@ -213,28 +255,102 @@ class PreparedQuery:
         """The rows of a ``.values()`` queryset, as Django's ``ValuesIterable`` makes them."""
         query = compiler.query
         names = [*query.extra_select, *query.values_select, *query.annotation_select]
-        return [dict(zip(names, row, strict=True)) for row in compiler.results_iter([rows])]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     @staticmethod
-    def _instances(compiler, rows, alias) -> list:
+    def _instances(compiled: _Compiled, rows, alias) -> list:
         """Model instances from the rows, as Django's ``ModelIterable`` makes them."""
-        if compiler.has_extra_select:
-            rows = [row[: compiler.col_count] for row in rows]
-        select, klass_info = compiler.select, compiler.klass_info
+        compiler = compiled.compiler
         annotations = compiler.annotation_col_map
-        model = klass_info["model"]
-        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
-        names = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(klass_info, select, alias)
+        model = compiler.klass_info["model"]
+        start, end, names = compiled.columns
+        populators = compiled.populators
+        plain = _plain(model)
         objects = []
-        for row in compiler.results_iter([rows]):
-            obj = model.from_db(alias, names, row[start:end])
+        for row in rows:
+            if plain:
+                obj = _from_db(alias, names, row[start:end], model)
+            else:
+                obj = model.from_db(alias, names, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
             for name, position in annotations.items():
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+def _converted(rows, converters, connection) -> list[list]:
+    """The rows with Django's converters applied (``SQLCompiler.apply_converters``)."""
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, functions, expression in converters:
+            value = row[position]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[position] = value
+        converted.append(row)
+    return converted
+
+
+def _plain(model) -> bool:
+    """Whether ``Model.from_db`` would only set the row's values on a new instance: the
+    model keeps Django's ``__init__`` and ``from_db`` and nothing listens to its
+    ``pre_init`` or ``post_init``."""
+    return (
+        not pre_init.receivers
+        and not post_init.receivers
+        and model.__init__ is Model.__init__
+        and model.from_db.__func__ is Model.from_db.__func__
+    )
+
+
+def _from_db(alias, names, values, model):
+    """What ``model.from_db(alias, names, values)`` returns for a ``_plain`` model, without
+    ``Model.__init__``'s walk over every field (make bench: 5 µs an instance). A column
+    the query did not read stays deferred, as Django leaves it: not in ``__dict__``."""
+    obj = model.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = alias
+    obj.__dict__["_state"] = state
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+class _RelatedPopulator(RelatedPopulator):
+    """Django's ``select_related`` populator, making its instances by ``_from_db``."""
+
+    def __init__(self, klass_info, select, db):
+        super().__init__(klass_info, select, db)
+        self.related_populators = _populators(klass_info, select, db)
+
+    def populate(self, row, from_obj):
+        if self.reorder_for_init:
+            data = self.reorder_for_init(row)
+        else:
+            data = row[self.cols_start : self.cols_end]
+        if data[self.pk_idx] is None:
+            obj = None
+        else:
+            model = self.model_cls
+            if _plain(model):
+                obj = _from_db(self.db, self.init_list, data, model)
+            else:
+                obj = model.from_db(self.db, self.init_list, data)
+            for populator in self.related_populators:
+                populator.populate(row, obj)
+        self.local_setter(from_obj, obj)
+        if obj is not None:
+            self.remote_setter(obj, from_obj)
+
+
+def _populators(klass_info, select, db) -> list[_RelatedPopulator]:
+    """``django.db.models.query.get_related_populators`` with ``_RelatedPopulator``."""
+    return [
+        _RelatedPopulator(info, select, db) for info in klass_info.get("related_klass_infos", [])
+    ]
 
 
 def _slice(queryset: QuerySet, offset: int, size: int) -> QuerySet:

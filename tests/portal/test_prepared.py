@@ -256,3 +256,73 @@ def test_s5_compiles_again_after_post_migrate(customer):
         plan=[],
     )
     assert [c.pk for c in prepared(name=other.name)] == [other.pk]
+
+
+def _events(customer_id):
+    from accounts.models import AuditEvent
+
+    return (
+        AuditEvent.objects.filter(customer_id=customer_id)
+        .select_related("actor", "customer", "customer__parent")
+        .defer("summary", "request_id")
+        .order_by("pk")
+    )
+
+
+def _state(obj):
+    fields = {k: v for k, v in vars(obj).items() if k != "_state"}
+    return fields, obj._state.adding, obj._state.db, obj.get_deferred_fields()
+
+
+@pytest.mark.django_db
+def test_u3_instances_are_those_the_queryset_makes(owner, sub_customer, django_assert_num_queries):
+    """U3 (the activity log of a customer): the instances are made without Django's
+    ``Model.__init__`` (make bench), yet they are what the queryset makes: the same field
+    values with converters applied (a JSON column parsed), the same deferred columns, saved
+    state and database, and select_related's objects cached on them, none missing."""
+    from accounts.models import AuditEvent
+
+    AuditEvent.objects.create(
+        customer=sub_customer, actor=owner, action="a", summary="s", data={"k": [1, "ü"]}
+    )
+    AuditEvent.objects.create(customer=sub_customer, action="b", data={})
+    prepared = PreparedQuery(_events, customer_id=int)
+    expected = list(_events(sub_customer.pk))
+    with django_assert_num_queries(1):
+        got = prepared(customer_id=sub_customer.pk)
+    with django_assert_num_queries(0):
+        pairs = [
+            (e.data, e.actor and e.actor.email, e.customer.name, e.customer.parent.name)
+            for e in got
+        ]
+    assert pairs == [
+        (e.data, e.actor and e.actor.email, e.customer.name, e.customer.parent.name)
+        for e in expected
+    ]
+    assert pairs[0][0] == {"k": [1, "ü"]}
+    assert [_state(e) for e in got] == [_state(e) for e in expected]
+    assert [_state(e.customer.parent) for e in got] == [_state(e.customer.parent) for e in expected]
+    assert got[0].get_deferred_fields() == {"summary", "request_id"}
+    with django_assert_num_queries(1):
+        assert got[0].summary == "s"  # a deferred column loads as Django's does
+
+
+@pytest.mark.django_db
+def test_u3_post_init_receivers_still_see_every_instance(owner, customer):
+    """U3: while anything listens to ``post_init``, instances are made by
+    ``Model.from_db`` as Django makes them, so the receiver sees each of them."""
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append((sender, instance.pk))
+
+    prepared = PreparedQuery(_rows, user_id=int)
+    post_init.connect(receiver, sender=Membership)
+    try:
+        got = prepared(user_id=owner.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Membership)
+    assert got
+    assert seen == [(Membership, m.pk) for m in got]
