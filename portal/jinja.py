@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import html
 import re
+import types
 from functools import lru_cache
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from django.utils import timezone
 from django.utils.formats import get_format, localize
 from django.utils.translation import get_language_info, gettext, ngettext
 from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from portal import links
@@ -122,9 +124,35 @@ def linebreaksbr(value) -> Markup:
     return Markup(_NEWLINES.sub("\n", text).replace("\n", "<br>"))  # noqa: S704 - escaped
 
 
+_PLAIN_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+
+
+class _Context(Context):
+    """Jinja2's context with a shorter way to call a plain function or method (a row's
+    ``url(…)``, ``contact.is_authorised_now()``): Jinja2 looks for a ``pass_context``
+    mark on the callable and on its ``__call__`` for every call (1.1 µs against 0.45,
+    25–200 calls a table, make bench). A function or method has no ``__call__`` of its
+    own that could be marked, so its own mark is the one to look for; anything else, or
+    anything marked, is called as Jinja2 calls it."""
+
+    def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja2's signature
+        if type(__obj) not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):
+            return super().call(__obj, *args, **kwargs)
+        if kwargs:  # what Jinja2 passes to let marked callables see loop variables
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:  # as Jinja2 answers it
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 def environment(**options) -> Environment:
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)
+    env.context_class = _Context
     env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, url=url, languages=languages)
     env.filters.update(
         date=_date,
