@@ -72,7 +72,8 @@ def test_jinja_include_escapes_and_uses_the_pages_csrf_token():
         {
             "name": "<script>x</script>",
             "description": "a & b",
-            "get_absolute_url": lambda self: "/a/1/",
+            "pk": 1,
+            "customer": type("Customer", (), {"number": 10001})(),
             "get_kind_display": lambda self: "Web",
             "get_status_display": lambda self: "active",
         },
@@ -80,6 +81,7 @@ def test_jinja_include_escapes_and_uses_the_pages_csrf_token():
     html = engines["django"].from_string(source).render({"accounts": [account]}, request)
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>" not in html
     assert "a &amp; b" in html
+    assert f'href="{reverse("portal:account_detail", args=[10001, 1])}"' in html
 
 
 @pytest.mark.django_db
