@@ -168,3 +168,24 @@ def test_u1_device_of_another_user_does_not_verify(owner, member, customer):
     other_device = TOTPDeviceFactory(user=member)
     client = sign_in(Client(), owner, other_device)
     assert client.get(customer.get_absolute_url()).status_code == 302
+
+
+@pytest.mark.django_db
+def test_u1_views_get_the_user_itself_with_its_verification(owner, customer, totp_device):
+    """U1, S5: past the session guard ``request.user`` is the user itself, not the lazy
+    objects of the authentication and two-factor middleware (make bench), and it is
+    still the session's user with the device it verified with; anonymous requests get
+    Django's anonymous user."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils.functional import LazyObject
+
+    _two_factor_customer(customer)
+    client = sign_in(Client(), owner, totp_device)
+    response = client.get(customer.get_absolute_url())
+    assert response.status_code == 200
+    user = response.wsgi_request.user
+    assert type(user) is type(owner) and not isinstance(user, LazyObject)
+    assert user.pk == owner.pk and user.is_verified()
+    assert user.otp_device.pk == totp_device.pk
+    anonymous = Client().get(reverse("accounts:login")).wsgi_request.user
+    assert type(anonymous) is AnonymousUser
