@@ -26,6 +26,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -102,10 +103,38 @@ def cpu_times(parent: int | None) -> dict[int, float]:
     return times
 
 
-def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU time spent between two snapshots by the processes alive at the second (a
-    process that ended in between is left out: a small underestimate, never negative)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+class CpuWatch:
+    """CPU seconds the children of ``parent`` spend while a page is driven, read from
+    /proc every ``every`` seconds: a child that ends in between counts with the time last
+    read (a PostgreSQL backend whose connection reached CONN_MAX_AGE is replaced during
+    the run; counted only by the processes alive at the end, the contacts page showed
+    0.17 ms of PostgreSQL per request instead of 2.7)."""
+
+    def __init__(self, parent: int | None, every: float = 0.25):
+        self.parent, self.every = parent, every
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> CpuWatch:
+        self.first = cpu_times(self.parent)
+        self.last = dict(self.first)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.last.update(cpu_times(self.parent))
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.every):
+            self.last.update(cpu_times(self.parent))
+
+    @property
+    def spent(self) -> float:
+        return sum(seconds - self.first.get(pid, 0.0) for pid, seconds in self.last.items())
 
 
 def drain(base: str, limit: float = 120.0) -> None:
@@ -131,12 +160,11 @@ def measure(base: str, page: dict, seconds: int, warmup: int, server_pid, db_pid
     if warmup:
         wrk(url, page["cookie"], warmup)
         drain(base)
-    app_before, db_before = cpu_times(server_pid), cpu_times(db_pid)
-    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    raw = wrk(url, page["cookie"], seconds)
-    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    app_cpu = cpu_spent(app_before, cpu_times(server_pid))
-    db_cpu = cpu_spent(db_before, cpu_times(db_pid))
+    with CpuWatch(server_pid) as app, CpuWatch(db_pid) as db:
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        raw = wrk(url, page["cookie"], seconds)
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    app_cpu, db_cpu = app.spent, db.spent
     drain(base)
     wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (
         wrk_before.ru_utime + wrk_before.ru_stime
