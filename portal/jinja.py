@@ -19,7 +19,7 @@ import datetime
 import html
 import re
 import types
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -124,15 +124,17 @@ def linebreaksbr(value) -> Markup:
     return Markup(_NEWLINES.sub("\n", text).replace("\n", "<br>"))  # noqa: S704 - escaped
 
 
-_PLAIN_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+# ``partial``: Django's ``get_FOO_display`` on an instance.
+_PLAIN_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, partial)
 
 
 class _Context(Context):
     """Jinja2's context with a shorter way to call a plain function or method (a row's
     ``url(…)``, ``contact.is_authorised_now()``): Jinja2 looks for a ``pass_context``
     mark on the callable and on its ``__call__`` for every call (1.1 µs against 0.45,
-    25–200 calls a table, make bench). A function or method has no ``__call__`` of its
-    own that could be marked, so its own mark is the one to look for; anything else, or
+    25–200 calls a table, make bench). A function, method or ``functools.partial`` has
+    no ``__call__`` of its own that could be marked, so its own mark is the one to look
+    for; anything else, or
     anything marked, is called as Jinja2 calls it."""
 
     def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja2's signature

@@ -2,6 +2,7 @@
 the same translations, links, dates and escaping (make bench, S8)."""
 
 import datetime
+import functools
 import re
 
 import pytest
@@ -147,9 +148,9 @@ def test_linebreaksbr_is_djangos_under_autoescape(text):
 
 def test_calls_answer_as_jinjas_own():
     """The tables' shorter call (portal.jinja._Context) answers as Jinja2's: plain
-    functions, methods and builtins with their arguments inside loops, callables marked
-    ``pass_context`` get the context, callable objects are called, and a callable raising
-    StopIteration is undefined."""
+    functions, methods, builtins and partials with their arguments inside loops, callables
+    marked ``pass_context`` (a marked partial too) get the context, callable objects are
+    called, and a callable raising StopIteration is undefined."""
     from jinja2 import Environment, pass_context
 
     from portal.jinja import _Context
@@ -172,9 +173,20 @@ def test_calls_answer_as_jinjas_own():
     def stop():
         raise StopIteration
 
+    def scaled(n, by):
+        return n * by
+
+    @pass_context
+    def from_context(context, name):
+        return context.get(name)
+
+    marked = functools.partial(from_context)
+    marked.jinja_pass_arg = from_context.jinja_pass_arg
+
     source = (
         "{% for b in boxes %}{% set k = b.n %}{{ b.twice(plus=1) }},{{ f(k) }},"
-        "{{ add(k, 1) }},{{ seen('k') }},{{ seen('title') }},{{ len(title) }};{% endfor %}"
+        "{{ add(k, 1) }},{{ seen('k') }},{{ seen('title') }},{{ len(title) }},"
+        "{{ triple(k) }},{{ marked('k') }};{% endfor %}"
         "{{ stop() is defined }}"
     )
     values = {
@@ -185,10 +197,12 @@ def test_calls_answer_as_jinjas_own():
         "stop": stop,
         "title": "abc",
         "len": len,
+        "triple": functools.partial(scaled, by=3),
+        "marked": marked,
     }
     ours = Environment(autoescape=True)
     ours.context_class = _Context
     expected = Environment(autoescape=True).from_string(source).render(values)
     assert ours.from_string(source).render(values) == expected
-    assert expected == "3,-1,2,1,abc,3;5,-2,3,2,abc,3;False"
+    assert expected == "3,-1,2,1,abc,3,3,1;5,-2,3,2,abc,3,6,2;False"
     assert engines["jinja2"].env.context_class is _Context
