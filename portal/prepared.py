@@ -366,18 +366,24 @@ class PreparedPages:
     ``page(queryset, offset, size)``, if given, makes the page's query from the list's
     (by default the slice above): e.g. pick the page's ids in a subquery, then join.
     ``parameters`` names values the list takes beside the customer, with their types (as
-    ``PreparedQuery``'s): ``build(customer_id, status=…)``, called with ``status=…``."""
+    ``PreparedQuery``'s): ``build(customer_id, status=…)``, called with ``status=…``.
+
+    ``server_side=True`` prepares each page's statement on the server (``PreparedQuery``):
+    only for a page query whose plan is the same whatever the customer, because
+    PostgreSQL may then run every customer's page with one generic plan."""
 
     def __init__(
         self,
         build: Callable[..., QuerySet],
         pages: int = 64,
         page: Callable | None = None,
+        server_side: bool = False,
         **parameters: type,
     ):
         self._build = build
         self._pages = pages
         self._page = page or _slice
+        self._server_side = server_side
         self._parameters = {"customer_id": int, **parameters}
         self._prepared: dict[tuple[int, int], PreparedQuery] = {}
 
@@ -395,4 +401,4 @@ class PreparedPages:
         def page_rows(customer_id, **values):
             return page(build(customer_id, **values), offset, size)
 
-        return PreparedQuery(page_rows, server_side=False, **self._parameters)
+        return PreparedQuery(page_rows, server_side=self._server_side, **self._parameters)

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from portal.pagination import CappedCountPaginator
+from portal.prepared import executed_sql
 from tests.helpdesk.factories import TicketFactory
 
 
@@ -68,14 +69,12 @@ def test_d4_agency_dashboard_counts_delegated_accounts_with_the_page(
     client.get(url)
     with CaptureQueriesContext(connection) as queries:
         assert b"alice.example" in client.get(url).content
-    delegated = [
-        q["sql"] for q in queries.captured_queries if '"delegation_grant_accounts"' in q["sql"]
-    ]
+    # The page is a statement prepared on the server: its SQL behind the EXECUTE.
+    sqls = [executed_sql(q["sql"]) for q in queries.captured_queries]
+    delegated = [sql for sql in sqls if '"delegation_grant_accounts"' in sql]
     assert len(delegated) == 1
     assert "LIMIT 25" in delegated[0]
-    counts = [
-        q["sql"] for q in queries.captured_queries if '"delegation_delegatedaccount"' in q["sql"]
-    ]
+    counts = [sql for sql in sqls if '"delegation_delegatedaccount"' in sql]
     assert len(counts) == 2 and "COUNT(" in counts[0] and "LIMIT 1001" in counts[0]
 
 
