@@ -232,19 +232,23 @@ def test_d4_count_reads_the_table_alone_and_the_page_its_index(client_for, deleg
             "FROM generate_series(1, 3000) AS n"
         )
         cursor.execute("ANALYZE delegation_delegatedaccount")
-        # The test table is small: without these the planner may rightly scan and sort it.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        plans = []
-        # The plan for this agency, and the generic plan PostgreSQL may keep for every
-        # agency after five runs: both start from the agency's entries in the index.
-        for mode in ("force_custom_plan", "force_generic_plan"):
+
+        def plan_of(mode):
             cursor.execute(f"SET LOCAL plan_cache_mode = {mode}")
             cursor.execute("EXPLAIN " + run)
-            plans.append("\n".join(row[0] for row in cursor.fetchall()))
-    for plan in plans:
-        assert "delegated_account_order" in plan
-        assert "Index Cond: (agency_id = " in plan
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+        # The generic plan PostgreSQL may keep for every agency after five runs, with the
+        # planner's own choices: the agency's first entries in the index's order, as the
+        # bench's agency with 5,000 needs, not its entries found and sorted.
+        generic = plan_of("force_generic_plan")
+        # This agency's own plan; the table is small: without these the planner may
+        # rightly scan and sort it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        custom = plan_of("force_custom_plan")
+    assert "(agency_id = $" in generic and f"(agency_id = '{agency.pk}'::bigint)" in custom
+    for plan in (generic, custom):
+        assert re.search(r"Index (Only )?Scan using delegated_account_order", plan)
         # The one sort left is the page's 25 rows (above the picked entries), no other.
         assert len(re.findall(r"Sort  \(", plan)) == 1
-    assert "$" in plans[1] and "$" not in plans[0].split("Index Cond: (agency_id")[1][:12]
