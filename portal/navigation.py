@@ -5,7 +5,7 @@ base template."""
 from django.urls import NoReverseMatch
 from django.utils.translation import gettext_lazy as _
 
-from portal.links import reverse  # on every page (make bench)
+from portal.links import reverser  # on every page (make bench)
 from portal.policy import Action
 
 # (URL name taking the customer number, label, action)
@@ -24,12 +24,15 @@ CUSTOMER_NAV = [
 
 
 def customer_nav(access, current_path: str):
+    # The URL configuration, prefix and language read once for the ten links, not for
+    # each (portal.links.reverser).
+    reverse = reverser()
     items = []
     for url_name, label, action in CUSTOMER_NAV:
         if not access.allows(action):
             continue
         try:
-            url = reverse(url_name, kwargs={"customer": access.customer.number})
+            url = reverse(url_name, customer=access.customer.number)
         except NoReverseMatch:
             continue
         active = current_path == url or (

@@ -123,3 +123,27 @@ def test_reverser_answers_as_reverse_for_one_render(language):
         assert url("portal:home") == django_reverse("portal:home")
         with pytest.raises(NoReverseMatch):
             url("contacts:contact_update", customer="x", contact=1)
+
+
+@pytest.mark.django_db
+def test_customer_navigation_links_are_djangos_and_skip_missing_pages(owner, customer, monkeypatch):
+    """The customer navigation (every customer page): each entry the policy allows links
+    to Django's URL for the customer, the current page is marked, and an entry whose page
+    does not exist is left out."""
+    from portal import navigation, policy
+
+    access = policy.customer_access(owner, customer)
+    entries = [
+        *navigation.CUSTOMER_NAV,
+        ("portal:no_such_page", "Nowhere", policy.Action.VIEW_CUSTOMER),
+    ]
+    monkeypatch.setattr(navigation, "CUSTOMER_NAV", entries)
+    contacts = django_reverse("contacts:contact_list", kwargs={"customer": customer.number})
+    items = navigation.customer_nav(access, contacts + "archived/")
+    expected = [
+        django_reverse(name, kwargs={"customer": customer.number})
+        for name, _label, action in navigation.CUSTOMER_NAV[:-1]
+        if access.allows(action)
+    ]
+    assert [item["url"] for item in items] == expected
+    assert [item["url"] for item in items if item["active"]] == [contacts]
