@@ -134,8 +134,7 @@ class _Context(Context):
     mark on the callable and on its ``__call__`` for every call (1.1 µs against 0.45,
     25–200 calls a table, make bench). A function, method or ``functools.partial`` has
     no ``__call__`` of its own that could be marked, so its own mark is the one to look
-    for; anything else, or
-    anything marked, is called as Jinja2 calls it."""
+    for; anything else, or anything marked, is called as Jinja2 calls it."""
 
     def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja2's signature
         if type(__obj) not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):

@@ -781,8 +781,8 @@ def delegated_account_list(user, agency: Customer, page_size: int, at=None):
     entries whose end has not passed, a page is picked from the same entries and only
     its accounts are read and checked as ``live_delegations`` checks a pair
     (``_delegated_page``). Count and pages are compiled once per process; the count is
-    planned per call, the pages are prepared on the server. Elsewhere (SQLite in development, no triggers) the accounts are
-    read from the grants."""
+    planned per call, the pages are prepared on the server. Elsewhere (SQLite in
+    development, no triggers) the accounts are read from the grants."""
     if not _delegating_access(user, agency):
         return HostingAccount.objects.none()
     if connections[router.db_for_read(DelegatedAccount)].vendor != "postgresql":
