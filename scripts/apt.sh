@@ -10,6 +10,7 @@ packages=(
     pdns-server pdns-backend-sqlite3  # PowerDNS for DNS record tests
     dovecot-imapd                     # IMAP for the mail intake tests
     wrk                               # load measurements (make bench)
+    python3-venv                      # the venv on Debian's optimised CPython (Makefile)
 )
 
 missing=()
