@@ -108,15 +108,18 @@ def test_k10_k12_page_summary_says_whether_an_authorised_contact_exists_now():
 
 @pytest.mark.django_db
 def test_k2_compiled_contact_pages_answer_as_the_list_queryset():
-    """K2: the contacts page's count and pages (compiled once per page) are the list's:
-    active contacts only, the primary one first, by name; another customer's never."""
+    """K2: the contacts page's count (a column of its aggregate query) and pages (compiled
+    once per page) are the list's: active contacts, domain contacts among them, the
+    primary one first, by name; another customer's never."""
     customer = CustomerFactory(name="Alpha GmbH")
-    ContactFactory.create_batch(30, customer=customer)
+    ContactFactory.create_batch(29, customer=customer)
+    ContactFactory(customer=customer, name="Dom", domain=True)
     ContactFactory(customer=customer, name="Zed", primary=True)
     ContactFactory(customer=customer, name="Gone", archived=True)
     ContactFactory.create_batch(3)  # other customers'
     listed = list(selectors._contacts_listed(customer.pk))
     assert selectors.contacts_listed_count(customer) == len(listed) == 31
+    assert selectors.contacts_page_counts(customer)["listed"] == 31
     for offset in (0, 25, 50):
         page = selectors.contacts_listed_page(customer, offset, 25)
         assert [c.pk for c in page] == [c.pk for c in listed[offset : offset + 25]]
