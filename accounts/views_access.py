@@ -54,8 +54,9 @@ def _page_param(section: OverviewSection) -> str:
 # view. The same queries, with the same rows in the same order, are compiled here once per
 # process: the counts for each shape of the page (a sub-account has the main account's
 # users, a main account its sub-accounts), each section's pages one by one (Django writes
-# LIMIT and OFFSET into the SQL). PostgreSQL still plans each call for its values
-# (server_side=False): a customer with three members or with a thousand.
+# LIMIT and OFFSET into the SQL). Each is prepared on the server per customer (and main
+# account), with the moment and the window's start as its parameters: PostgreSQL plans it
+# knowing the customer (three members or a thousand) and parses and plans it once.
 
 # Probes for the values that vary: the customer, its main account, the moment and the
 # start of the ended sections' window. What a query holds of them is read from its SQL,
@@ -121,7 +122,8 @@ def _run(key: tuple, build, values: dict) -> list:
         held = [*params, *(adapt(p) for p in params if isinstance(p, datetime))]
         parameters = {name: type(probe) for name, probe in probes.items() if probe in held}
         unused = {name: probe for name, probe in probes.items() if name not in parameters}
-        query = PreparedQuery(partial(build, **unused), server_side=False, **parameters)
+        per_customer = tuple(name for name in ("customer_id", "parent_id") if name in parameters)
+        query = PreparedQuery(partial(build, **unused), server_side=per_customer, **parameters)
         prepared = _prepared[key] = (query, tuple(parameters))
     query, names = prepared
     return query(**{name: values[name] for name in names})

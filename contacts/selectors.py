@@ -28,7 +28,7 @@ from contacts.models import (
     ContactType,
     digits_of,
 )
-from portal.prepared import PreparedPages, PreparedQuery
+from portal.prepared import PER_CUSTOMER, PreparedPages, PreparedQuery
 
 # K5: which contact types a category goes to, most specific first. The first step that
 # yields a recipient wins; the customer's account e-mail is the last resort.
@@ -187,7 +187,7 @@ def _contacts_listed(customer_id):
 
 
 # Compiled once per process; the count is the page summary's (contacts_page_counts).
-_CONTACT_PAGES = PreparedPages(_contacts_listed)
+_CONTACT_PAGES = PreparedPages(_contacts_listed, server_side=PER_CUSTOMER)
 
 
 def _settings_row(customer_id):
@@ -241,9 +241,10 @@ def _page_summary_counts(customer_id, at):
 
 
 # Compiled once per process (make bench: building the 14 counts took 2 ms a view).
-# Planned by PostgreSQL for each customer (server_side=False): plans differ with its size.
+# Prepared on the server per customer (plans differ with its size), the moment its
+# parameter.
 _PAGE_SUMMARY = PreparedQuery(
-    _page_summary_counts, server_side=False, customer_id=int, at=datetime.datetime
+    _page_summary_counts, server_side=PER_CUSTOMER, customer_id=int, at=datetime.datetime
 )
 
 
@@ -348,7 +349,7 @@ def _invoice_named_contacts(customer_id):
 # Compiled once per process: the contacts page and every invoice show this line.
 # Planned for each customer: a generic plan read all of a big customer's contacts by the
 # list's index instead of the Attn. line's (tests/portal/test_list_indexes.py).
-_INVOICE_NAMES = PreparedQuery(_invoice_named_contacts, server_side=False, customer_id=int)
+_INVOICE_NAMES = PreparedQuery(_invoice_named_contacts, server_side=PER_CUSTOMER, customer_id=int)
 
 
 def invoice_address_block(customer: Customer, contact_settings=_LOOK_UP) -> list[str]:

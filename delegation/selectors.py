@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Customer, HostingAccount
 from delegation.models import Grant, GrantEvent, GrantRequest, pending_first
 from portal.pagination import PagedList, counts_query
-from portal.prepared import PreparedPages, PreparedQuery
+from portal.prepared import PER_CUSTOMER, PreparedPages, PreparedQuery
 
 _ACCOUNTS = Prefetch(
     "accounts",
@@ -95,10 +95,10 @@ def _received_page(grants: QuerySet[Grant], offset: int, size: int) -> QuerySet[
     )
 
 
-_GIVEN_COUNT = PreparedQuery(_given_count, server_side=False, customer_id=int)
-_RECEIVED_COUNT = PreparedQuery(_received_count, server_side=False, customer_id=int)
-_GIVEN_PAGES = PreparedPages(_given)
-_RECEIVED_PAGES = PreparedPages(_received, page=_received_page)
+_GIVEN_COUNT = PreparedQuery(_given_count, server_side=PER_CUSTOMER, customer_id=int)
+_RECEIVED_COUNT = PreparedQuery(_received_count, server_side=PER_CUSTOMER, customer_id=int)
+_GIVEN_PAGES = PreparedPages(_given, server_side=PER_CUSTOMER)
+_RECEIVED_PAGES = PreparedPages(_received, page=_received_page, server_side=PER_CUSTOMER)
 
 
 def _ids(size: int) -> dict[str, type]:
@@ -161,7 +161,7 @@ def _grant_requests(limit: int) -> PreparedQuery:
     def grant_requests(customer_id):
         return grant_requests_of(customer_id)[:limit]
 
-    return PreparedQuery(grant_requests, server_side=False, customer_id=int)
+    return PreparedQuery(grant_requests, server_side=PER_CUSTOMER, customer_id=int)
 
 
 def latest_grant_requests(grantor: Customer, limit: int) -> list[GrantRequest]:

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Func, IntegerField, Subquery, Value
 from django.utils.functional import cached_property
 
-from portal.prepared import PreparedPages, PreparedQuery
+from portal.prepared import PER_CUSTOMER, PreparedPages, PreparedQuery
 
 COUNT_CAP = 1000
 
@@ -119,8 +119,10 @@ def count_together(customer, querysets: dict) -> dict:
 
 class CompiledList:
     """A list of a customer's rows whose count and pages are compiled once per process
-    (``portal.prepared``) and planned by PostgreSQL per call: ``build(customer_id, **values)``
-    is the list's queryset, ``parameters`` the types of the values beside the customer.
+    (``portal.prepared``): ``build(customer_id, **values)`` is the list's queryset,
+    ``parameters`` the types of the values beside the customer. With none, they are
+    prepared on the server per customer (``PER_CUSTOMER``); with some (a ticket status),
+    planned by PostgreSQL per call.
     Building and compiling a list's count and page cost 0.5–1 ms of Python per view, more
     than PostgreSQL takes to run them (make bench). ``capped`` counts at most ``COUNT_CAP``
     + 1 rows, for ``CappedCountPaginator``."""
@@ -131,8 +133,9 @@ class CompiledList:
         def counted(customer_id, **values):
             return counts_query(customer_id, {"rows": build(customer_id, **values)}, cap=cap)
 
-        self._count = PreparedQuery(counted, server_side=False, customer_id=int, **parameters)
-        self._pages = PreparedPages(build, **parameters)
+        server_side = False if parameters else PER_CUSTOMER
+        self._count = PreparedQuery(counted, server_side=server_side, customer_id=int, **parameters)
+        self._pages = PreparedPages(build, server_side=server_side, **parameters)
 
     def paged(self, customer_id: int, page_size: int, **values) -> PagedList:
         """The object list for a ``Paginator`` (``CappedCountPaginator`` when capped)."""

@@ -24,6 +24,16 @@ thousands) passes ``server_side=False``: it is compiled once, but PostgreSQL pla
 call for its values, as for any query. A prepared statement's generic plan, chosen after
 five calls, would be the same for every customer.
 
+Or it names the values its plan depends on, ``server_side=("customer_id",)`` (whole
+numbers only): a statement is then prepared for each customer, with the customer's id and
+the query's constants written into it as literals, only the other parameters (a moment in
+time) left as ``$n``. PostgreSQL plans it knowing the customer, as it plans a call with
+the values; with no other parameter that plan is the statement's one plan, and with a
+moment left the generic plan it may keep after five calls is still the customer's. Under
+the bench's load parsing and planning were half to two thirds of these queries'
+PostgreSQL time (make bench, docs/PERFORMANCE.md). Each connection keeps the statements of
+the ``PER_VALUE_STATEMENTS`` values it ran last and deallocates older ones.
+
 What Django would work out again for every call is worked out at compilation too: the
 converters of the columns and select_related's populators. Model instances are made as
 ``Model.from_db`` makes them, but without ``Model.__init__``'s walk over every field
@@ -50,6 +60,7 @@ import datetime
 import itertools
 import re
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -74,12 +85,19 @@ _PLACEHOLDERS: dict[type, Callable[[int], object]] = {
 
 # The statements prepared on each PostgreSQL connection (psycopg's), by name.
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Statements prepared per value (server_side=("customer_id",)) on each connection, the
+# least recently run first; beyond PER_VALUE_STATEMENTS the oldest is deallocated.
+_per_value_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PER_VALUE_STATEMENTS = 200
+# server_side=PER_CUSTOMER: a statement for each customer (PreparedPages' customer_id).
+PER_CUSTOMER = ("customer_id",)
 # Every PreparedQuery of this process (forget_compiled).
 _queries: weakref.WeakSet = weakref.WeakSet()
 # Every server-side statement of this process: name -> (PREPARE text, compiled SQL).
 STATEMENTS: dict[str, tuple[str, str]] = {}
 _numbers = itertools.count(1)
 _PLACEHOLDER_RE = re.compile(r"%%|%s")
+_PER_VALUE_NAME_RE = re.compile(r"(__m?\d+)+$")
 
 
 def forget_compiled(**_signal) -> None:
@@ -94,6 +112,7 @@ def executed_sql(logged: str) -> str:
     the compiled SQL behind it (with %s for its parameters), else the query itself."""
     if logged.startswith("EXECUTE portal_"):
         name = logged.split()[1].split("(")[0]
+        name = _PER_VALUE_NAME_RE.sub("", name)  # a statement for one customer: its query's
         if name in STATEMENTS:
             return STATEMENTS[name][1]
     return logged
@@ -110,6 +129,12 @@ class _Compiled:
     prepare: str = ""
     execute: str = ""
     values: bool = False  # a .values() queryset: dicts, not model instances
+    # server_side=("customer_id", …): the statement's name and text, split where those
+    # values go (parts[0], value, parts[1], …), and the positions in params it still
+    # takes as $1…$n.
+    per_value: tuple = ()
+    per_value_parts: tuple = ()
+    per_value_params: tuple = ()
     # What results_iter would work out for every call: [(position, converters, expression)]
     converters: tuple = ()
     # Model instances: the model's columns (start, end, attnames) and select_related's.
@@ -125,17 +150,65 @@ def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
     return f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}"
 
 
+def _named(build) -> str:
+    """The name of ``build`` (of the function a ``partial`` calls) for a statement's."""
+    while isinstance(build, partial):
+        build = build.func
+    return build.__name__.strip("_")
+
+
+def _per_value_statement(connection, sql, params, slots, per_value) -> tuple[tuple, tuple]:
+    """The text of a statement prepared per value of the ``per_value`` parameters: its
+    pieces between the places those values go (written in as numbers for each statement)
+    and which value goes in each place, with the query's constants as literals and its
+    other parameters as $1…$n; and the positions in ``params`` of those $n."""
+    slot_names = {position: name for position, name, _adapt in slots}
+    parts, places, text, taken = [], [], [], []
+    position = 0
+    pieces, marks = _PLACEHOLDER_RE.split(sql), _PLACEHOLDER_RE.findall(sql)
+    for piece, mark in itertools.zip_longest(pieces, marks):
+        text.append(piece)
+        if mark is None:
+            break
+        if mark == "%%":
+            text.append("%")
+            continue
+        name = slot_names.get(position)
+        if name in per_value:
+            parts.append("".join(text))
+            places.append(per_value.index(name))
+            text = []
+        elif name is not None:
+            taken.append(position)
+            text.append(f"${len(taken)}")
+        else:
+            text.append(connection.ops.compose_sql("%s", [params[position]]))
+        position += 1
+    parts.append("".join(text))
+    return (tuple(parts), tuple(places)), tuple(taken)
+
+
 class PreparedQuery:
     """``PreparedQuery(build, key=str, now=datetime.datetime)``; calling it with
     ``key=…, now=…`` returns the list of model instances ``build(key=…, now=…)`` would
     (for a ``.values(…)`` queryset, its list of dicts)."""
 
     def __init__(
-        self, build: Callable[..., QuerySet], *, server_side: bool = True, **parameters: type
+        self,
+        build: Callable[..., QuerySet],
+        *,
+        server_side: bool | tuple[str, ...] = True,
+        **parameters: type,
     ):
         for kind in parameters.values():
             if kind not in _PLACEHOLDERS:
                 raise ImproperlyConfigured(f"PreparedQuery: no placeholder for {kind!r}")
+        if isinstance(server_side, tuple):
+            for name in server_side:
+                if parameters.get(name) is not int:
+                    raise ImproperlyConfigured(
+                        f"PreparedQuery: {name!r} is not a whole-number parameter"
+                    )
         self._build = build
         self._server_side = server_side
         self._parameters = parameters
@@ -153,7 +226,12 @@ class PreparedQuery:
             params[position] = adapt(value) if adapt is not None else value
         connection = connections[alias]
         with connection.cursor() as cursor:
-            if compiled.prepare and settings.PREPARED_STATEMENTS:
+            if not settings.PREPARED_STATEMENTS:
+                cursor.execute(compiled.sql, params)
+            elif compiled.per_value:
+                execute = self._prepare_for(connection, compiled, values)
+                cursor.execute(execute, [params[i] for i in compiled.per_value_params])
+            elif compiled.prepare:
                 self._prepare_on(connection, compiled)
                 cursor.execute(compiled.execute, params)
             else:
@@ -182,6 +260,33 @@ class PreparedQuery:
             with raw.cursor() as cursor:
                 cursor.execute(compiled.prepare)
             names.add(compiled.prepare)
+
+    @staticmethod
+    def _prepare_for(connection, compiled: _Compiled, values: dict) -> str:
+        """The ``EXECUTE`` of the statement for these values, prepared on this connection
+        if it is not yet (and the least recently run one beyond PER_VALUE_STATEMENTS
+        deallocated)."""
+        numbers = [int(values[name]) for name in compiled.per_value]
+        suffix = "".join(f"__{n}" if n >= 0 else f"__m{-n}" for n in numbers)
+        name = compiled.prepare + suffix
+        raw = connection.connection  # psycopg's, open: Django's cursor opened it
+        statements = _per_value_on.get(raw)
+        if statements is None:
+            statements = _per_value_on[raw] = OrderedDict()
+        if name in statements:
+            statements.move_to_end(name)
+        else:
+            parts, places = compiled.per_value_parts
+            text = [parts[0]]
+            for place, part in zip(places, parts[1:], strict=True):
+                text.extend((str(numbers[place]), part))
+            with raw.cursor() as cursor:
+                cursor.execute(f"PREPARE {name} AS {''.join(text)}")
+                statements[name] = True
+                while len(statements) > PER_VALUE_STATEMENTS:
+                    old, _ = statements.popitem(last=False)
+                    cursor.execute(f"DEALLOCATE {old}")
+        return compiled.execute.replace(compiled.prepare, name, 1)
 
     def _placeholders(self) -> dict:
         return {
@@ -217,8 +322,18 @@ class PreparedQuery:
                 raise ImproperlyConfigured(f"PreparedQuery: {name!r} is not a parameter of {sql}")
             slots.extend(found)
         prepare = execute = ""
-        if connection.vendor == "postgresql" and self._server_side:
-            name = f"portal_{self._build.__name__.strip('_')}_{next(_numbers)}"
+        per_value = per_value_parts = per_value_params = ()
+        if connection.vendor == "postgresql" and isinstance(self._server_side, tuple):
+            per_value = self._server_side
+            prepare = f"portal_{_named(self._build)}_{next(_numbers)}"
+            per_value_parts, per_value_params = _per_value_statement(
+                connection, sql, params, slots, per_value
+            )
+            arguments = ", ".join(["%s"] * len(per_value_params))
+            execute = f"EXECUTE {prepare}({arguments})" if arguments else f"EXECUTE {prepare}"
+            STATEMENTS[prepare] = ("", sql)
+        elif connection.vendor == "postgresql" and self._server_side:
+            name = f"portal_{_named(self._build)}_{next(_numbers)}"
             prepare, execute = _server_statement(name, sql, len(params))
             STATEMENTS[name] = (prepare, sql)
         values = queryset._iterable_class is ValuesIterable
@@ -247,6 +362,9 @@ class PreparedQuery:
             converters=converters,
             columns=columns,
             populators=populators,
+            per_value=per_value,
+            per_value_parts=per_value_parts,
+            per_value_params=per_value_params,
         )
         self._compiled[queryset.db] = compiled
         return compiled, queryset.db
@@ -370,14 +488,15 @@ class PreparedPages:
 
     ``server_side=True`` prepares each page's statement on the server (``PreparedQuery``):
     only for a page query whose plan is the same whatever the customer, because
-    PostgreSQL may then run every customer's page with one generic plan."""
+    PostgreSQL may then run every customer's page with one generic plan;
+    ``server_side=PER_CUSTOMER`` prepares one for each customer."""
 
     def __init__(
         self,
         build: Callable[..., QuerySet],
         pages: int = 64,
         page: Callable | None = None,
-        server_side: bool = False,
+        server_side: bool | tuple[str, ...] = False,
         **parameters: type,
     ):
         self._build = build

@@ -163,8 +163,11 @@ def test_u3_services_and_admin_keep_the_order(customer, owner, people, staff_cli
     assert listed(customer) == by_users_columns(customer)
 
 
-def test_u3_members_page_reads_its_order_from_the_index(client_for, owner, customer, people):
+def test_u3_members_page_reads_its_order_from_the_index(
+    client_for, owner, customer, people, settings
+):
     """The page's query walks membership_list_order: no sort of all members."""
+    settings.PREPARED_STATEMENTS = False  # the query as SQL, to EXPLAIN with these settings
     url = reverse("accounts:member_list", kwargs={"customer": customer.number})
     client = client_for(owner)
     client.get(url)

@@ -14,6 +14,7 @@ from guardian.shortcuts import assign_perm
 from accounts import services
 from accounts.models import AuditEvent, Membership, StaffRequest, User, UserSession
 from portal.policy import MANAGE_ACCOUNT_PERM
+from portal.prepared import executed_sql
 from tests.accounts.factories import InvitationFactory
 from tests.factories import HostingAccountFactory, MembershipFactory
 from tests.helpers import sign_in
@@ -86,7 +87,9 @@ def test_u2_members_and_invitations_counted_in_one_query(client_for, owner, cust
     client.get(list_url(customer))
     with CaptureQueriesContext(connection) as queries:
         response = client.get(list_url(customer) + "?page=2&ipage=2")
-    counting = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    counting = [
+        q["sql"] for q in queries.captured_queries if "COUNT(" in executed_sql(q["sql"]).upper()
+    ]
     assert len(counting) == 1
     assert response.context["page"].paginator.count == 31  # and the owner
     assert response.context["invitations"].paginator.count == 27

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent, Customer, Membership, SubAccountLinkRequest
 from contacts.models import Contact
+from portal.prepared import executed_sql
 from tests.accounts.factories import LinkRequestFactory
 from tests.factories import CustomerFactory, HostingAccountFactory, MembershipFactory
 from tests.helpers import sign_in
@@ -288,8 +289,8 @@ def test_c2_waiting_requests_sent_and_received_in_one_query(
     assert response.context["sent"] == [sent]
     assert response.context["received"] == [received]
     reading = [
-        q["sql"]
+        executed_sql(q["sql"])
         for q in queries.captured_queries
-        if q["sql"].startswith('SELECT "accounts_subaccountlinkrequest".')
+        if executed_sql(q["sql"]).startswith('SELECT "accounts_subaccountlinkrequest".')
     ]
     assert len(reading) == 1

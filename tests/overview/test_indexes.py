@@ -5,6 +5,7 @@ asks PostgreSQL for its plan; the rows stay those the rules give."""
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -21,9 +22,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _page_sqls(client, customer) -> list[str]:
+    """The page's queries as SQL (not prepared, to EXPLAIN them with the settings below)."""
     url = reverse("accounts:access_overview", kwargs={"customer": customer.number})
     client.get(url)
-    with CaptureQueriesContext(connection) as queries:
+    with override_settings(PREPARED_STATEMENTS=False), CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     return [q["sql"] for q in queries.captured_queries]
 

@@ -13,9 +13,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Customer, Membership, UserSession
+from accounts.models import Customer, Invitation, Membership, UserSession
 from portal import policy, sessions
 from portal.prepared import PreparedQuery, executed_sql
+from tests.accounts.factories import InvitationFactory
 from tests.factories import CustomerFactory, MembershipFactory
 from tests.helpers import sign_in
 
@@ -169,6 +170,7 @@ def test_statement_gone_from_the_connection_is_prepared_again(owner, customer):
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
     module._prepared_on.pop(connection.connection, None)  # what a new connection has
+    module._per_value_on.pop(connection.connection, None)
     assert [m.customer_id for m in prepared(user_id=owner.pk)] == [customer.pk]
 
 
@@ -326,3 +328,113 @@ def test_u3_post_init_receivers_still_see_every_instance(owner, customer):
         post_init.disconnect(receiver, sender=Membership)
     assert got
     assert seen == [(Membership, m.pk) for m in got]
+
+
+def _live_invitations(customer_id, at):
+    """A list with a customer, a constant and a moment, for the per-customer statements."""
+    return Invitation.objects.filter(
+        customer_id=customer_id, state=Invitation.State.PENDING, expires_at__gt=at
+    ).order_by("pk")
+
+
+def _statements_like(prefix: str) -> dict[str, tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, statement, parameter_types::text FROM pg_prepared_statements"
+            " WHERE starts_with(name, %s)",
+            [prefix],
+        )
+        return {name: (statement, types) for name, statement, types in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_u2_statement_per_customer_answers_for_each_customer_and_moment(owner, customer):
+    """U2: prepared for each customer, with the customer and the query's constants written
+    in and only the moment left as a parameter: PostgreSQL plans it knowing the customer.
+    Each call still answers for its own customer and moment (an invitation that expired
+    since is not listed)."""
+    other = CustomerFactory()
+    now = timezone.now()
+    mine = InvitationFactory(customer=customer, expires_at=now + datetime.timedelta(hours=1))
+    theirs = InvitationFactory(customer=other, expires_at=now + datetime.timedelta(days=2))
+    prepared = PreparedQuery(
+        _live_invitations,
+        server_side=("customer_id",),
+        customer_id=int,
+        at=datetime.datetime,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        for who, at, expected in (
+            (customer, now, [mine.pk]),
+            (other, now, [theirs.pk]),
+            (customer, now + datetime.timedelta(hours=2), []),  # expired by then
+            (other, now + datetime.timedelta(hours=2), [theirs.pk]),
+        ):
+            got = [i.pk for i in prepared(customer_id=who.pk, at=at)]
+            assert got == expected == [i.pk for i in _live_invitations(who.pk, at)]
+    logged = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SELECT")]
+    assert len(logged) == 4 and all(sql.startswith("EXECUTE portal_") for sql in logged)
+    assert {executed_sql(sql) for sql in logged} == {prepared.sql}
+    base = logged[0].split()[1].split("(")[0].rpartition("__")[0]
+    statements = _statements_like(base + "__")
+    assert sorted(statements) == sorted(f"{base}__{c.pk}" for c in (customer, other))
+    text, types = statements[f"{base}__{customer.pk}"]
+    assert f'"customer_id" = {customer.pk}' in text and "'pending'" in text
+    assert types == '{"timestamp with time zone"}'  # the moment, nothing else
+
+
+@pytest.mark.django_db
+def test_statements_per_customer_beyond_the_limit_are_deallocated(owner, monkeypatch):
+    """Each connection keeps the statements of the PER_VALUE_STATEMENTS customers it ran
+    last: an older one is deallocated, and prepared again when its customer comes back."""
+    from portal import prepared as module
+
+    monkeypatch.setattr(module, "PER_VALUE_STATEMENTS", 2)
+    customers = [CustomerFactory() for _n in range(3)]
+    for customer in customers:
+        InvitationFactory(customer=customer)
+    prepared = PreparedQuery(
+        _live_invitations, server_side=module.PER_CUSTOMER, customer_id=int, at=datetime.datetime
+    )
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        prepared(customer_id=customers[0].pk, at=now)
+    base = queries.captured_queries[0]["sql"].split()[1].split("(")[0].rpartition("__")[0]
+    for customer in customers[1:]:
+        prepared(customer_id=customer.pk, at=now)
+    assert sorted(_statements_like(base + "__")) == sorted(f"{base}__{c.pk}" for c in customers[1:])
+    again = prepared(customer_id=customers[0].pk, at=now)
+    assert [i.customer_id for i in again] == [customers[0].pk]
+    assert sorted(_statements_like(base + "__")) == sorted(
+        f"{base}__{c.pk}" for c in (customers[0], customers[2])
+    )
+
+
+@pytest.mark.django_db
+def test_statement_per_customer_with_two_values_and_without_prepared_statements(
+    owner, main_customer, sub_customer, settings
+):
+    """C3: a statement can be prepared per pair of values (a customer and its main
+    account); with PREPARED_STATEMENTS=0 the same query runs as SQL."""
+
+    def subs(main_id, customer_id):
+        return Customer.objects.filter(parent_id=main_id).exclude(pk=customer_id).order_by("pk")
+
+    prepared = PreparedQuery(
+        subs, server_side=("main_id", "customer_id"), main_id=int, customer_id=int
+    )
+    with CaptureQueriesContext(connection) as queries:
+        got = prepared(main_id=main_customer.pk, customer_id=-5)
+    assert [c.pk for c in got] == [sub_customer.pk]
+    name = queries.captured_queries[0]["sql"].split()[1]
+    assert name.endswith(f"__{main_customer.pk}__m5")
+    assert executed_sql(queries.captured_queries[0]["sql"]) == prepared.sql
+    settings.PREPARED_STATEMENTS = False
+    with CaptureQueriesContext(connection) as queries:
+        assert prepared(main_id=main_customer.pk, customer_id=sub_customer.pk) == []
+    assert queries.captured_queries[0]["sql"].startswith('SELECT "accounts_customer".')
+
+
+def test_a_statement_per_value_needs_whole_numbers():
+    with pytest.raises(ImproperlyConfigured, match="'at'"):
+        PreparedQuery(_live_invitations, server_side=("at",), customer_id=int, at=datetime.datetime)
