@@ -1121,9 +1121,11 @@ def _ticket_participants(ticket_id):
 
 # Compiled once per process (make bench: building and compiling them cost 1.5 ms of the
 # ticket page's Python on every view). The ticket is a primary-key lookup; who is copied
-# is planned per call.
+# is prepared per ticket.
 _TICKET_ROW = PreparedQuery(_ticket_row, ticket_id=int)
-_TICKET_PARTICIPANTS = PreparedQuery(_ticket_participants, server_side=False, ticket_id=int)
+_TICKET_PARTICIPANTS = PreparedQuery(
+    _ticket_participants, server_side=("ticket_id",), ticket_id=int
+)
 
 
 def _with_participants(ticket) -> None:
