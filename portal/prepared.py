@@ -29,9 +29,9 @@ numbers only): a statement is then prepared for each customer, with the customer
 the query's constants written into it as literals, only the other parameters (a moment in
 time) left as ``$n``. PostgreSQL plans it knowing the customer, as it plans a call with
 the values; with no other parameter that plan is the statement's one plan, and with a
-moment left the generic plan it may keep after five calls is still the customer's. Under
-the bench's load parsing and planning were half to two thirds of these queries'
-PostgreSQL time (make bench, docs/PERFORMANCE.md). Each connection keeps the statements of
+moment left the generic plan it may keep after five calls is still the customer's.
+Parsing and planning were half to two thirds of these queries' PostgreSQL CPU on the
+bench's data (make bench, docs/PERFORMANCE.md). Each connection keeps the statements of
 the ``PER_VALUE_STATEMENTS`` values it ran last and deallocates older ones.
 
 What Django would work out again for every call is worked out at compilation too: the
@@ -129,9 +129,9 @@ class _Compiled:
     prepare: str = ""
     execute: str = ""
     values: bool = False  # a .values() queryset: dicts, not model instances
-    # server_side=("customer_id", …): the statement's name and text, split where those
-    # values go (parts[0], value, parts[1], …), and the positions in params it still
-    # takes as $1…$n.
+    # server_side=("customer_id", …): the names of those values; the statement's text as
+    # ((pieces), (which value goes after each piece but the last)); the positions in
+    # params it still takes as $1…$n. ``prepare`` then holds the statements' common name.
     per_value: tuple = ()
     per_value_parts: tuple = ()
     per_value_params: tuple = ()
