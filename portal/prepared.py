@@ -88,7 +88,10 @@ _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Statements prepared per value (server_side=("customer_id",)) on each connection, the
 # least recently run first; beyond PER_VALUE_STATEMENTS the oldest is deallocated.
 _per_value_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-PER_VALUE_STATEMENTS = 200
+# A statement with its plans took about 160 KB of the backend's memory on the bench's
+# data (pg_backend_memory_contexts): at most about 16 MB a connection. A page view of one
+# customer prepares up to nine (the access overview).
+PER_VALUE_STATEMENTS = 100
 # server_side=PER_CUSTOMER: a statement for each customer (PreparedPages' customer_id).
 PER_CUSTOMER = ("customer_id",)
 # Every PreparedQuery of this process (forget_compiled).
