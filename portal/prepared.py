@@ -57,6 +57,7 @@ makes each of these queries compile again at its next call (``forget_compiled``)
 from __future__ import annotations
 
 import datetime
+import hashlib
 import itertools
 import re
 import weakref
@@ -100,7 +101,8 @@ _queries: weakref.WeakSet = weakref.WeakSet()
 STATEMENTS: dict[str, tuple[str, str]] = {}
 _numbers = itertools.count(1)
 _PLACEHOLDER_RE = re.compile(r"%%|%s")
-_PER_VALUE_NAME_RE = re.compile(r"(__m?\d+)+$")
+_PER_VALUE_NAME_RE = re.compile(r"(__m?\d+)+$|__h[0-9a-f]{16}$")
+_NAME_LENGTH = 63  # PostgreSQL's longest name (NAMEDATALEN - 1)
 
 
 def forget_compiled(**_signal) -> None:
@@ -154,10 +156,13 @@ def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
 
 
 def _named(build) -> str:
-    """The name of ``build`` (of the function a ``partial`` calls) for a statement's."""
+    """The name of ``build`` (of the function a ``partial`` calls) for a statement's: at
+    most 30 characters, so that with its number and values it stays within
+    ``_NAME_LENGTH``, and not ending in "_", so that no "__" comes before its number (a
+    per-value statement's name ends in "__" and its values)."""
     while isinstance(build, partial):
         build = build.func
-    return build.__name__.strip("_")
+    return build.__name__.strip("_")[:30].rstrip("_")
 
 
 def _per_value_statement(connection, sql, params, slots, per_value) -> tuple[tuple, tuple]:
@@ -272,6 +277,9 @@ class PreparedQuery:
         numbers = [int(values[name]) for name in compiled.per_value]
         suffix = "".join(f"__{n}" if n >= 0 else f"__m{-n}" for n in numbers)
         name = compiled.prepare + suffix
+        if len(name) > _NAME_LENGTH:  # PostgreSQL would cut it short: two could meet
+            digest = hashlib.blake2b(suffix.encode(), digest_size=8).hexdigest()
+            name = f"{compiled.prepare}__h{digest}"
         raw = connection.connection  # psycopg's, open: Django's cursor opened it
         statements = _per_value_on.get(raw)
         if statements is None:

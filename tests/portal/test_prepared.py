@@ -438,3 +438,28 @@ def test_statement_per_customer_with_two_values_and_without_prepared_statements(
 def test_a_statement_per_value_needs_whole_numbers():
     with pytest.raises(ImproperlyConfigured, match="'at'"):
         PreparedQuery(_live_invitations, server_side=("at",), customer_id=int, at=datetime.datetime)
+
+
+@pytest.mark.django_db
+def test_statement_names_stay_within_postgresqls_length(main_customer, sub_customer):
+    """PostgreSQL cuts names longer than 63 characters short, so that two statements for
+    different values could meet: a long name ends in a digest of the values instead."""
+
+    def a_list_of_sub_accounts_with_a_very_long_name(main_id, customer_id):
+        return Customer.objects.filter(parent_id=main_id).exclude(pk=customer_id).order_by("pk")
+
+    prepared = PreparedQuery(
+        a_list_of_sub_accounts_with_a_very_long_name,
+        server_side=("main_id", "customer_id"),
+        main_id=int,
+        customer_id=int,
+    )
+    names = []
+    for customer_id in (10**18, 10**18 + 1):
+        with CaptureQueriesContext(connection) as queries:
+            got = prepared(main_id=main_customer.pk, customer_id=customer_id)
+        assert [c.pk for c in got] == [sub_customer.pk]
+        names.append(queries.captured_queries[0]["sql"].split()[1])
+        assert executed_sql(queries.captured_queries[0]["sql"]) == prepared.sql
+    assert names[0] != names[1] and all(len(name) <= 63 and "__h" in name for name in names)
+    assert sorted(_statements_like(names[0].rpartition("__")[0] + "__")) == sorted(names)
