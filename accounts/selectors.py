@@ -28,8 +28,7 @@ from accounts.models import (
     SubAccountLinkRequest,
 )
 from portal.pagination import CompiledList, PagedList, counts_query
-from portal.prepared import PER_CUSTOMER as _PER_CUSTOMER
-from portal.prepared import PreparedPages, PreparedQuery
+from portal.prepared import PER_CUSTOMER, PreparedPages, PreparedQuery
 
 # What the users page reads of a person (User.__str__ and the rows): the rest of a user's
 # row (the password hash, three dates) is not loaded for its 25 + 25 people (make bench).
@@ -99,9 +98,7 @@ def _member_list_counts(customer_id: int) -> QuerySet:
 
 # Compiled once per process (make bench: building and compiling the count took 1.5 ms a
 # view); prepared on the server per customer, planned for its sizes.
-_MEMBER_LIST_COUNTS = PreparedQuery(
-    _member_list_counts, server_side=("customer_id",), customer_id=int
-)
+_MEMBER_LIST_COUNTS = PreparedQuery(_member_list_counts, server_side=PER_CUSTOMER, customer_id=int)
 
 
 def member_list_counts(customer: Customer) -> dict[str, int]:
@@ -122,8 +119,8 @@ def _members_page(members: QuerySet[Membership], offset: int, size: int) -> Quer
     return members.filter(pk__in=members.values("pk")[offset : offset + size])
 
 
-_MEMBER_PAGES = PreparedPages(_members_reported, page=_members_page, server_side=_PER_CUSTOMER)
-_INVITATION_PAGES = PreparedPages(_invitations_shown, server_side=_PER_CUSTOMER)
+_MEMBER_PAGES = PreparedPages(_members_reported, page=_members_page, server_side=PER_CUSTOMER)
+_INVITATION_PAGES = PreparedPages(_invitations_shown, server_side=PER_CUSTOMER)
 
 
 def members_page(customer: Customer, offset: int, size: int) -> list[Membership]:
@@ -192,7 +189,7 @@ def _pending_links(customer_id, *, sent: bool, received: bool):
 _PENDING_LINKS = {
     (sent, received): PreparedQuery(
         partial(_pending_links, sent=sent, received=received),
-        server_side=_PER_CUSTOMER,
+        server_side=PER_CUSTOMER,
         customer_id=int,
     )
     for sent, received in ((True, True), (True, False), (False, True))

@@ -240,6 +240,7 @@ def main() -> int:
     pages = spec["pages"]
     print(f"queries per request ({len(pages)} pages, Django test client) ...", flush=True)
     counted = count_queries(pages)
+    prepared = _prepared_statements()  # what their EXECUTEs run (bench/explain.py)
     broken = {k: v for k, v in counted.items() if v["status"] != 200}
     if broken:
         for key, value in broken.items():
@@ -350,13 +351,24 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     # The SQL of each page, for profiling; beside the pages file (not committed).
     sql_file = Path(args.pages).with_name("queries.json")
-    from portal.prepared import STATEMENTS  # the EXECUTEs' statements, for bench/explain.py
-
     queries = {k: v["sql"] for k, v in counted.items()}
-    queries["_prepared"] = {name: prepare for name, (prepare, _sql) in STATEMENTS.items()}
+    queries["_prepared"] = prepared
     sql_file.write_text(json.dumps(queries, indent=1))
     print(f"\nwrote {os.path.relpath(args.out, ROOT)}")
     return 0
+
+
+def _prepared_statements() -> dict[str, str]:
+    """The ``PREPARE`` of each statement the pages prepared on this process's connection
+    (portal.prepared), by name."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, statement FROM pg_prepared_statements WHERE starts_with(name, %s)",
+            ["portal_"],
+        )
+        return dict(cursor.fetchall())
 
 
 if __name__ == "__main__":

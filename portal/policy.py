@@ -782,9 +782,9 @@ def delegated_account_list(user, agency: Customer, page_size: int, at=None):
     transaction of every write that changes them): the total counts the agency's index
     entries whose end has not passed, a page is picked from the same entries and only
     its accounts are read and checked as ``live_delegations`` checks a pair
-    (``_delegated_page``). Count and pages are compiled once per process; the count is
-    planned per call, the pages are prepared on the server. Elsewhere (SQLite in
-    development, no triggers) the accounts are read from the grants."""
+    (``_delegated_page``). Count and pages are compiled once per process and prepared
+    on the server: the count for each agency, the pages for all of them. Elsewhere
+    (SQLite in development, no triggers) the accounts are read from the grants."""
     if not _delegating_access(user, agency):
         return HostingAccount.objects.none()
     if connections[router.db_for_read(DelegatedAccount)].vendor != "postgresql":

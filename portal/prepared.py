@@ -97,8 +97,9 @@ PER_VALUE_STATEMENTS = 100
 PER_CUSTOMER = ("customer_id",)
 # Every PreparedQuery of this process (forget_compiled).
 _queries: weakref.WeakSet = weakref.WeakSet()
-# Every server-side statement of this process: name -> (PREPARE text, compiled SQL).
-STATEMENTS: dict[str, tuple[str, str]] = {}
+# Every server-side statement of this process (for one per value, their common name):
+# name -> compiled SQL.
+STATEMENTS: dict[str, str] = {}
 _numbers = itertools.count(1)
 _PLACEHOLDER_RE = re.compile(r"%%|%s")
 _PER_VALUE_NAME_RE = re.compile(r"(__m?\d+)+$|__h[0-9a-f]{16}$")
@@ -119,7 +120,7 @@ def executed_sql(logged: str) -> str:
         name = logged.split()[1].split("(")[0]
         name = _PER_VALUE_NAME_RE.sub("", name)  # a statement for one customer: its query's
         if name in STATEMENTS:
-            return STATEMENTS[name][1]
+            return STATEMENTS[name]
     return logged
 
 
@@ -134,12 +135,8 @@ class _Compiled:
     prepare: str = ""
     execute: str = ""
     values: bool = False  # a .values() queryset: dicts, not model instances
-    # server_side=("customer_id", …): the names of those values; the statement's text as
-    # ((pieces), (which value goes after each piece but the last)); the positions in
-    # params it still takes as $1…$n. ``prepare`` then holds the statements' common name.
-    per_value: tuple = ()
-    per_value_parts: tuple = ()
-    per_value_params: tuple = ()
+    # server_side=("customer_id", …): a statement for each of their values.
+    per_value: _PerValue | None = None
     # What results_iter would work out for every call: [(position, converters, expression)]
     converters: tuple = ()
     # Model instances: the model's columns (start, end, attnames) and select_related's.
@@ -147,12 +144,16 @@ class _Compiled:
     populators: tuple = ()
 
 
+def _execute(name: str, count: int) -> str:
+    """``EXECUTE name(%s, …)`` with ``count`` parameters."""
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+
 def _server_statement(name: str, sql: str, count: int) -> tuple[str, str]:
     """``PREPARE name AS …`` with $1…$n for Django's %s, and ``EXECUTE name(%s, …)``."""
     numbers = itertools.count(1)
     body = _PLACEHOLDER_RE.sub(lambda m: "%" if m[0] == "%%" else f"${next(numbers)}", sql)
-    arguments = f"({', '.join(['%s'] * count)})" if count else ""
-    return f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}"
+    return f"PREPARE {name} AS {body}", _execute(name, count)
 
 
 def _named(build) -> str:
@@ -165,35 +166,59 @@ def _named(build) -> str:
     return build.__name__.strip("_")[:30].rstrip("_")
 
 
-def _per_value_statement(connection, sql, params, slots, per_value) -> tuple[tuple, tuple]:
-    """The text of a statement prepared per value of the ``per_value`` parameters: its
-    pieces between the places those values go (written in as numbers for each statement)
-    and which value goes in each place, with the query's constants as literals and its
-    other parameters as $1…$n; and the positions in ``params`` of those $n."""
-    slot_names = {position: name for position, name, _adapt in slots}
-    parts, places, text, taken = [], [], [], []
-    position = 0
-    pieces, marks = _PLACEHOLDER_RE.split(sql), _PLACEHOLDER_RE.findall(sql)
-    for piece, mark in itertools.zip_longest(pieces, marks):
-        text.append(piece)
-        if mark is None:
-            break
-        if mark == "%%":
-            text.append("%")
-            continue
-        name = slot_names.get(position)
-        if name in per_value:
-            parts.append("".join(text))
-            places.append(per_value.index(name))
-            text = []
-        elif name is not None:
-            taken.append(position)
-            text.append(f"${len(taken)}")
-        else:
-            text.append(connection.ops.compose_sql("%s", [params[position]]))
-        position += 1
-    parts.append("".join(text))
-    return (tuple(parts), tuple(places)), tuple(taken)
+@dataclass(frozen=True)
+class _PerValue:
+    """The statements of a query prepared for each value of ``names`` (whole numbers),
+    written into their text, with the query's constants as literals and its other
+    parameters as $1…$n."""
+
+    names: tuple[str, ...]
+    base: str  # the statements' common name
+    pieces: tuple[str, ...]  # the text between the places the values go
+    places: tuple[int, ...]  # which of the values goes after each piece but the last
+    taken: tuple[int, ...]  # the positions in params passed as $1…$n
+
+    @classmethod
+    def of(cls, names, base, connection, sql, params, slots) -> _PerValue:
+        slot_names = {position: name for position, name, _adapt in slots}
+        pieces, places, text, taken = [], [], [], []
+        position = 0
+        split, marks = _PLACEHOLDER_RE.split(sql), _PLACEHOLDER_RE.findall(sql)
+        for piece, mark in itertools.zip_longest(split, marks):
+            text.append(piece)
+            if mark is None:
+                break
+            if mark == "%%":
+                text.append("%")
+                continue
+            name = slot_names.get(position)
+            if name in names:
+                pieces.append("".join(text))
+                places.append(names.index(name))
+                text = []
+            elif name is not None:
+                taken.append(position)
+                text.append(f"${len(taken)}")
+            else:
+                text.append(connection.ops.compose_sql("%s", [params[position]]))
+            position += 1
+        pieces.append("".join(text))
+        return cls(names, base, tuple(pieces), tuple(places), tuple(taken))
+
+    def name(self, numbers: list[int]) -> str:
+        """The statement's name for these values: the common name and the values, or a
+        digest of them where PostgreSQL would cut the name short (two could meet)."""
+        suffix = "".join(f"__{n}" if n >= 0 else f"__m{-n}" for n in numbers)
+        if len(self.base) + len(suffix) <= _NAME_LENGTH:
+            return self.base + suffix
+        return f"{self.base}__h{hashlib.blake2b(suffix.encode(), digest_size=8).hexdigest()}"
+
+    def text(self, numbers: list[int]) -> str:
+        """The statement's SQL with these values written in."""
+        text = [self.pieces[0]]
+        for place, piece in zip(self.places, self.pieces[1:], strict=True):
+            text.extend((str(numbers[place]), piece))
+        return "".join(text)
 
 
 class PreparedQuery:
@@ -237,8 +262,10 @@ class PreparedQuery:
             if not settings.PREPARED_STATEMENTS:
                 cursor.execute(compiled.sql, params)
             elif compiled.per_value:
-                execute = self._prepare_for(connection, compiled, values)
-                cursor.execute(execute, [params[i] for i in compiled.per_value_params])
+                per_value = compiled.per_value
+                name = self._prepare_for(connection, per_value, values)
+                taken = [params[i] for i in per_value.taken]
+                cursor.execute(_execute(name, len(taken)), taken)
             elif compiled.prepare:
                 self._prepare_on(connection, compiled)
                 cursor.execute(compiled.execute, params)
@@ -270,34 +297,26 @@ class PreparedQuery:
             names.add(compiled.prepare)
 
     @staticmethod
-    def _prepare_for(connection, compiled: _Compiled, values: dict) -> str:
-        """The ``EXECUTE`` of the statement for these values, prepared on this connection
-        if it is not yet (and the least recently run one beyond PER_VALUE_STATEMENTS
+    def _prepare_for(connection, per_value: _PerValue, values: dict) -> str:
+        """The name of the statement for these values, prepared on this connection if it
+        is not yet (and the least recently run one beyond PER_VALUE_STATEMENTS
         deallocated)."""
-        numbers = [int(values[name]) for name in compiled.per_value]
-        suffix = "".join(f"__{n}" if n >= 0 else f"__m{-n}" for n in numbers)
-        name = compiled.prepare + suffix
-        if len(name) > _NAME_LENGTH:  # PostgreSQL would cut it short: two could meet
-            digest = hashlib.blake2b(suffix.encode(), digest_size=8).hexdigest()
-            name = f"{compiled.prepare}__h{digest}"
+        numbers = [int(values[name]) for name in per_value.names]
+        name = per_value.name(numbers)
         raw = connection.connection  # psycopg's, open: Django's cursor opened it
         statements = _per_value_on.get(raw)
         if statements is None:
             statements = _per_value_on[raw] = OrderedDict()
         if name in statements:
             statements.move_to_end(name)
-        else:
-            parts, places = compiled.per_value_parts
-            text = [parts[0]]
-            for place, part in zip(places, parts[1:], strict=True):
-                text.extend((str(numbers[place]), part))
-            with raw.cursor() as cursor:
-                cursor.execute(f"PREPARE {name} AS {''.join(text)}")
-                statements[name] = True
-                while len(statements) > PER_VALUE_STATEMENTS:
-                    old, _ = statements.popitem(last=False)
-                    cursor.execute(f"DEALLOCATE {old}")
-        return compiled.execute.replace(compiled.prepare, name, 1)
+            return name
+        with raw.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} AS {per_value.text(numbers)}")
+            statements[name] = True
+            while len(statements) > PER_VALUE_STATEMENTS:
+                old, _ = statements.popitem(last=False)
+                cursor.execute(f"DEALLOCATE {old}")
+        return name
 
     def _placeholders(self) -> dict:
         return {
@@ -333,20 +352,14 @@ class PreparedQuery:
                 raise ImproperlyConfigured(f"PreparedQuery: {name!r} is not a parameter of {sql}")
             slots.extend(found)
         prepare = execute = ""
-        per_value = per_value_parts = per_value_params = ()
-        if connection.vendor == "postgresql" and isinstance(self._server_side, tuple):
-            per_value = self._server_side
-            prepare = f"portal_{_named(self._build)}_{next(_numbers)}"
-            per_value_parts, per_value_params = _per_value_statement(
-                connection, sql, params, slots, per_value
-            )
-            arguments = ", ".join(["%s"] * len(per_value_params))
-            execute = f"EXECUTE {prepare}({arguments})" if arguments else f"EXECUTE {prepare}"
-            STATEMENTS[prepare] = ("", sql)
-        elif connection.vendor == "postgresql" and self._server_side:
+        per_value = None
+        if connection.vendor == "postgresql" and self._server_side:
             name = f"portal_{_named(self._build)}_{next(_numbers)}"
-            prepare, execute = _server_statement(name, sql, len(params))
-            STATEMENTS[name] = (prepare, sql)
+            STATEMENTS[name] = sql
+            if isinstance(self._server_side, tuple):
+                per_value = _PerValue.of(self._server_side, name, connection, sql, params, slots)
+            else:
+                prepare, execute = _server_statement(name, sql, len(params))
         values = queryset._iterable_class is ValuesIterable
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         if compiler.has_composite_fields(fields):
@@ -374,8 +387,6 @@ class PreparedQuery:
             columns=columns,
             populators=populators,
             per_value=per_value,
-            per_value_parts=per_value_parts,
-            per_value_params=per_value_params,
         )
         self._compiled[queryset.db] = compiled
         return compiled, queryset.db
