@@ -180,7 +180,12 @@ class _PerValue:
 
     @classmethod
     def of(cls, names, base, connection, sql, params, slots) -> _PerValue:
+        """A parameter that the SQL holds more than once (the moment, in each of the
+        access overview's counts) is one $n, passed once: psycopg splits an ``EXECUTE``
+        of more than 50 parameters again on every call (make bench)."""
         slot_names = {position: name for position, name, _adapt in slots}
+        slot_forms = {position: (name, adapt) for position, name, adapt in slots}
+        numbered: dict[tuple, int] = {}  # (name, adapter) -> its $n
         pieces, places, text, taken = [], [], [], []
         position = 0
         split, marks = _PLACEHOLDER_RE.split(sql), _PLACEHOLDER_RE.findall(sql)
@@ -197,8 +202,11 @@ class _PerValue:
                 places.append(names.index(name))
                 text = []
             elif name is not None:
-                taken.append(position)
-                text.append(f"${len(taken)}")
+                form = slot_forms[position]
+                if form not in numbered:
+                    taken.append(position)
+                    numbered[form] = len(taken)
+                text.append(f"${numbered[form]}")
             else:
                 text.append(connection.ops.compose_sql("%s", [params[position]]))
             position += 1

@@ -120,3 +120,33 @@ def test_u3_d4_k10_sections_hold_the_rows_of_the_rules(world):
         )
     )
     assert {c.pk for c in sections[OverviewSection.CONTACTS]} == {c.pk for c in plain_contacts}
+
+
+def test_d4_grant_accounts_generic_plan_starts_from_the_grants(client_for, world):
+    """D4: the accounts of the page's grants are prepared once per customer, the grants'
+    ids as parameters; the plan PostgreSQL may keep for every later page (its generic
+    plan) starts from the customer's rows. As a semi-join with the live pairs it had
+    merge-joined along every hosting account's primary key (make bench)."""
+    client = client_for(world.owner)
+    url = reverse("accounts:access_overview", kwargs={"customer": world.customer.number})
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    (pairs,) = [
+        q
+        for q in queries.captured_queries
+        if executed_sql(q["sql"]).startswith('SELECT "delegation_grant_accounts".')
+    ]
+    assert pairs["sql"].startswith("EXECUTE portal_grant_account_pairs_"), pairs["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's tables are tiny
+        cursor.execute("EXPLAIN " + pairs["sql"])  # the logged EXECUTE, its values in
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Merge Join" not in plan, plan
+    # From the page's grants (make bench's customer with 292 accounts), or from this
+    # customer's accounts where it has as few as here: from this customer's rows.
+    assert (
+        "Index Cond: (grant_id = ANY (ARRAY[$1, $2" in plan
+        or f"Index Cond: (customer_id = {world.customer.pk})" in plan
+    ), plan

@@ -435,6 +435,34 @@ def test_statement_per_customer_with_two_values_and_without_prepared_statements(
     assert queries.captured_queries[0]["sql"].startswith('SELECT "accounts_customer".')
 
 
+@pytest.mark.django_db
+def test_u2_a_parameter_held_twice_is_passed_once(owner, customer):
+    """U2: a moment the SQL holds twice (two conditions on it) is one $n of the statement
+    and one value of each EXECUTE (psycopg splits an EXECUTE of more than 50 parameters
+    again on every call: the access overview's counts held the moment 13 times)."""
+    later = timezone.now() + datetime.timedelta(hours=1)
+    live = InvitationFactory(customer=customer, expires_at=later)
+    now = timezone.now()
+    InvitationFactory(customer=customer, expires_at=later)  # made after the moment
+
+    def twice(customer_id, at):
+        return _live_invitations(customer_id, at).filter(created_at__lt=at)
+
+    prepared = PreparedQuery(
+        twice, server_side=("customer_id",), customer_id=int, at=datetime.datetime
+    )
+    assert prepared.sql.count("%s") == 4  # the customer, the state, the moment twice
+    with CaptureQueriesContext(connection) as queries:
+        got = prepared(customer_id=customer.pk, at=now)
+    assert [i.pk for i in got] == [live.pk] == [i.pk for i in twice(customer.pk, now)]
+    (executed,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("EXECUTE")]
+    name = executed.split()[1].split("(")[0]
+    assert executed.count("::timestamptz") == 1
+    text, types = _statements_like(name)[name]
+    assert text.count("$1") == 2 and "$2" not in text
+    assert types == '{"timestamp with time zone"}'
+
+
 def test_a_statement_per_value_needs_whole_numbers():
     with pytest.raises(ImproperlyConfigured, match="'at'"):
         PreparedQuery(_live_invitations, server_side=("at",), customer_id=int, at=datetime.datetime)
