@@ -9,9 +9,10 @@ from types import SimpleNamespace
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from guardian.models import GroupObjectPermission
 
 from accounts import views_access
-from accounts.models import Invitation
+from accounts.models import HostingAccount, Invitation
 from delegation.models import Grant
 from portal import policy
 from tests.accounts.factories import InvitationFactory
@@ -133,3 +134,45 @@ def test_pages_past_the_compiled_ones_read_the_same_rows(customer, owner, monkey
     through_orm = sections_of(client.get(overview(customer, members_page=3)))["members"]
     assert compiled == through_orm
     assert compiled[0] == 26 and len(compiled[1]) == 6
+
+
+def test_d4_s6_grant_rows_name_the_accounts_the_agency_reaches_now(customer, owner):
+    """D4, S6: a live grant's row names the accounts its agency reaches now: not one whose
+    guardian row is gone, nor one that left the customer. An ended grant's row names its
+    accounts that are still the customer's own. The page's statements answer as the ORM
+    does for the same grants (the export's batches)."""
+    agency = CustomerFactory(name="Reaching Agency")
+    boss = MembershipFactory(customer=agency, owner=True).user
+    reached, unguarded, moved, kept, gone = (
+        HostingAccountFactory(customer=customer, name=name)
+        for name in ("reached", "unguarded", "moved", "kept", "gone")
+    )
+    live = approved_grant(
+        grantor=customer,
+        agency=agency,
+        accounts=[reached, unguarded, moved],
+        by=owner,
+        approver=boss,
+    )
+    ended = approved_grant(
+        grantor=customer, agency=agency, accounts=[kept, gone], by=owner, approver=boss
+    )
+    Grant.objects.filter(pk=ended.pk).update(state=Grant.State.REVOKED)
+    GroupObjectPermission.objects.filter(object_pk=str(unguarded.pk)).delete()
+    other = CustomerFactory(name="Elsewhere GmbH")
+    HostingAccount.objects.filter(pk__in=[moved.pk, gone.pk]).update(customer=other)
+
+    client = client_as(owner)
+    for _view in range(2):  # compiled at the first, prepared statements at the second
+        response = client.get(overview(customer))
+        sections = {s["key"]: s for s in response.context["sections"]}
+        (live_row,) = [item["row"] for item in sections["grants"]["rows"]]
+        (ended_row,) = [item["row"] for item in sections["ended_grants"]["rows"]]
+        assert (live_row.obj, [a.name for a in live_row.accounts]) == (live, ["reached"])
+        assert (ended_row.obj, [a.name for a in ended_row.accounts]) == (ended, ["kept"])
+    at = timezone.now()
+    through_orm = policy._grant_account_pairs(customer.pk, at, [live.pk], [ended.pk])
+    assert sorted((p.grant_id, p.hostingaccount.name) for p in through_orm) == [
+        (live.pk, "reached"),
+        (ended.pk, "kept"),
+    ]
