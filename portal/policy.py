@@ -1463,8 +1463,9 @@ def _grant_account_pairs(customer_id, at, live_ids, own_ids) -> QuerySet:
     One condition on the page's pairs, looked up by the grants' ids: as a semi-join with
     ``live_delegations`` the planner merge-joined along the hosting accounts' primary key
     and compared each pair with all of an agency's guardian rows (4 ms of planning and
-    1 ms of execution on the bench's data). This form's plan starts from the grants' ids
-    whatever their values, so it is prepared once per customer (make bench)."""
+    1 ms of execution on the bench's data). This form's plans start from the customer's
+    rows (the page's grants by their ids, or its accounts where it has few) whatever the
+    ids, so it is prepared once per customer (make bench)."""
     pairs = Q()
     if live_ids:
         permitted = _agency_permission(None, Cast(OuterRef("hostingaccount_id"), CharField()))
