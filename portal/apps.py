@@ -15,13 +15,19 @@ class PortalConfig(AppConfig):
         # Staff sign in where everyone does (password, then TOTP, with the session record
         # the session guard expects); the admin's own login page only sends them there.
         admin.site.login = _admin_login
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
         from accounts import signals  # noqa: F401
+        from portal.pgtypes import use_c_timestamptz_loader
         from portal.prepared import forget_compiled
 
         # Compiled queries name content types and permissions by id (portal.prepared).
         post_migrate.connect(forget_compiled, dispatch_uid="portal.prepared.forget_compiled")
+        # Timestamps parsed by psycopg's C build, as Django's loader answers them.
+        connection_created.connect(
+            use_c_timestamptz_loader, dispatch_uid="portal.pgtypes.use_c_timestamptz_loader"
+        )
 
 
 def _admin_login(request, extra_context=None):
