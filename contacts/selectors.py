@@ -204,11 +204,6 @@ def contact_settings_of(customer: Customer) -> ContactSettings | None:
     return rows[0] if rows else None
 
 
-def contacts_listed_count(customer: Customer) -> int:
-    """How many contacts the contacts page lists (``_contacts_listed``)."""
-    return contacts_page_counts(customer)["listed"]
-
-
 def contacts_listed_page(customer: Customer, offset: int, size: int) -> list[Contact]:
     """The contacts page's ``size`` contacts from ``offset`` on, compiled once per page."""
     return _CONTACT_PAGES(customer.pk, offset, size)

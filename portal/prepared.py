@@ -183,7 +183,6 @@ class _PerValue:
         """A parameter that the SQL holds more than once (the moment, in each of the
         access overview's counts) is one $n, passed once: psycopg splits an ``EXECUTE``
         of more than 50 parameters again on every call (make bench)."""
-        slot_names = {position: name for position, name, _adapt in slots}
         slot_forms = {position: (name, adapt) for position, name, adapt in slots}
         numbered: dict[tuple, int] = {}  # (name, adapter) -> its $n
         pieces, places, text, taken = [], [], [], []
@@ -196,13 +195,12 @@ class _PerValue:
             if mark == "%%":
                 text.append("%")
                 continue
-            name = slot_names.get(position)
-            if name in names:
+            form = slot_forms.get(position)
+            if form is not None and form[0] in names:
                 pieces.append("".join(text))
-                places.append(names.index(name))
+                places.append(names.index(form[0]))
                 text = []
-            elif name is not None:
-                form = slot_forms[position]
+            elif form is not None:
                 if form not in numbered:
                     taken.append(position)
                     numbered[form] = len(taken)

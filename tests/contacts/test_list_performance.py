@@ -118,11 +118,10 @@ def test_k2_compiled_contact_pages_answer_as_the_list_queryset():
     ContactFactory(customer=customer, name="Gone", archived=True)
     ContactFactory.create_batch(3)  # other customers'
     listed = list(selectors._contacts_listed(customer.pk))
-    assert selectors.contacts_listed_count(customer) == len(listed) == 31
-    assert selectors.contacts_page_counts(customer)["listed"] == 31
+    assert selectors.contacts_page_counts(customer)["listed"] == len(listed) == 31
     for offset in (0, 25, 50):
         page = selectors.contacts_listed_page(customer, offset, 25)
         assert [c.pk for c in page] == [c.pk for c in listed[offset : offset + 25]]
     assert selectors.contacts_listed_page(customer, 0, 25)[0].name == "Zed"
     assert selectors.contact_settings_of(customer) is None
-    assert selectors.contacts_listed_count(CustomerFactory()) == 0
+    assert selectors.contacts_page_counts(CustomerFactory())["listed"] == 0
