@@ -8,9 +8,9 @@ class PortalConfig(AppConfig):
     def ready(self):
         # The Django admin for staff requires two-factor (S14).
         from django.contrib import admin
-        from django_otp.admin import OTPAdminSite
+        from portal.admin_site import PortalAdminSite
 
-        admin.site.__class__ = OTPAdminSite
+        admin.site.__class__ = PortalAdminSite
         admin.site.site_header = "Customer portal — staff"
         # Staff sign in where everyone does (password, then TOTP, with the session record
         # the session guard expects); the admin's own login page only sends them there.
