@@ -118,6 +118,14 @@ class Ticket(ChoiceLabels, models.Model):
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
             models.Index(fields=["status", "-updated_at"], name="ticket_status_updated"),
             models.Index(fields=["customer", "-updated_at"], name="ticket_customer_updated"),
+            # A customer's open tickets in the list's order, the managers' default list
+            # (H3): its capped count reads the index alone, its page no sort (make bench:
+            # 0.5 ms of PostgreSQL for the count, reading 1,668 tickets for 1,001 open).
+            models.Index(
+                fields=["customer", "-updated_at", "-id"],
+                condition=~Q(status="closed"),
+                name="ticket_customer_open",
+            ),
             models.Index(
                 fields=["assignee", "status", "-updated_at"], name="ticket_assignee_updated"
             ),

@@ -80,3 +80,35 @@ def test_c3_sub_accounts_and_switcher_read_their_order_from_indexes(
     url = reverse("accounts:sub_account_list", kwargs={"customer": main_customer.number})
     plans = _plans_of(client_for(main_user), url, "accounts_customer")
     _assert_served_by(plans, "customer_sub_list", "customer_sub_switcher")
+
+
+@pytest.mark.django_db
+def test_h3_open_tickets_are_listed_and_counted_from_their_index(client_for, owner, customer):
+    """H3: a manager's default ticket list (the customer's open tickets, newest activity
+    first) reads its page in the order of the partial index ticket_customer_open, without
+    a sort; its capped count reads that index alone."""
+    from helpdesk.models import Ticket
+    from tests.helpdesk.factories import TicketFactory
+
+    for n in range(6):
+        TicketFactory(
+            customer=customer,
+            requester=owner,
+            status=Ticket.Status.CLOSED if n % 3 == 0 else Ticket.Status.NEW,
+        )
+    client = client_for(owner)
+    url = reverse("helpdesk:ticket_list", kwargs={"customer": customer.number})
+    plans = _plans_of(client, url, "helpdesk_ticket")
+    _assert_served_by(plans, "ticket_customer_open")
+    with override_settings(PREPARED_STATEMENTS=False), CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    [count] = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "COUNT(" in q["sql"] and '"helpdesk_ticket"' in q["sql"]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + count)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using ticket_customer_open" in plan
