@@ -6,8 +6,10 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self):
-        # The Django admin for staff requires two-factor (S14).
+        # The Django admin for staff requires two-factor (S14); its app list is kept per
+        # set of permissions (portal.admin_site).
         from django.contrib import admin
+
         from portal.admin_site import PortalAdminSite
 
         admin.site.__class__ = PortalAdminSite
@@ -19,6 +21,7 @@ class PortalConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from accounts import signals  # noqa: F401
+        from portal.pgsettings import session_settings
         from portal.pgtypes import use_c_timestamptz_loader
         from portal.prepared import forget_compiled
 
@@ -27,6 +30,10 @@ class PortalConfig(AppConfig):
         # Timestamps parsed by psycopg's C build, as Django's loader answers them.
         connection_created.connect(
             use_c_timestamptz_loader, dispatch_uid="portal.pgtypes.use_c_timestamptz_loader"
+        )
+        # Memoize off: it cost the ticket list most of its query's time (portal.pgsettings).
+        connection_created.connect(
+            session_settings, dispatch_uid="portal.pgsettings.session_settings"
         )
 
 

@@ -152,6 +152,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 # The two queries of every signed-in request are prepared on each PostgreSQL connection
 # (portal.prepared). Off behind a pooler that hands connections out per transaction.
 PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
+# PostgreSQL's Memoize plans, off on the portal's connections (portal.pgsettings).
+PG_MEMOIZE = env.bool("PG_MEMOIZE", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
