@@ -31,7 +31,7 @@ class PortalConfig(AppConfig):
         connection_created.connect(
             use_c_timestamptz_loader, dispatch_uid="portal.pgtypes.use_c_timestamptz_loader"
         )
-        # Memoize off: it cost the ticket list most of its query's time (portal.pgsettings).
+        # Memoize off, prepared statements' generic plans (portal.pgsettings).
         connection_created.connect(
             session_settings, dispatch_uid="portal.pgsettings.session_settings"
         )

@@ -154,6 +154,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
 # PostgreSQL's Memoize plans, off on the portal's connections (portal.pgsettings).
 PG_MEMOIZE = env.bool("PG_MEMOIZE", default=False)
+# Prepared statements run their generic plan from the first call (portal.pgsettings).
+PG_GENERIC_PLANS = env.bool("PG_GENERIC_PLANS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -1,4 +1,5 @@
-"""The portal's PostgreSQL sessions plan without Memoize (portal.pgsettings, make bench)."""
+"""The portal's PostgreSQL sessions plan without Memoize and run prepared statements'
+generic plans (portal.pgsettings, make bench)."""
 
 import pytest
 from django.db import connection, connections
@@ -12,14 +13,18 @@ pytestmark = [
 ]
 
 
-def _memoize_on_a_new_connection() -> str:
+def _on_a_new_connection(name: str) -> str:
     fresh = connections.create_connection("default")
     try:
         with fresh.cursor() as cursor:
-            cursor.execute("SHOW enable_memoize")
+            cursor.execute(f"SHOW {name}")
             return cursor.fetchone()[0]
     finally:
         fresh.close()
+
+
+def _memoize_on_a_new_connection() -> str:
+    return _on_a_new_connection("enable_memoize")
 
 
 def test_h3_a_new_connection_plans_without_memoize():
@@ -33,6 +38,45 @@ def test_h3_a_new_connection_plans_without_memoize():
 @override_settings(PG_MEMOIZE=True)
 def test_h3_pg_memoize_leaves_postgresqls_default():
     assert _memoize_on_a_new_connection() == "on"
+
+
+def test_h3_prepared_statements_run_their_generic_plan():
+    """H3: a statement prepared per customer is not planned again on every call."""
+    assert _on_a_new_connection("plan_cache_mode") == "force_generic_plan"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+        # A prepared statement with a moment as its parameter: its first call already
+        # runs the generic plan (PostgreSQL's default plans the first five for their values).
+        cursor.execute(
+            "PREPARE pgsettings_probe (timestamptz) AS "
+            "SELECT count(*) FROM delegation_grant WHERE ends_at > $1"
+        )
+        try:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE pgsettings_probe (now())")
+            (plan,) = cursor.fetchone()[0]
+        finally:
+            cursor.execute("DEALLOCATE pgsettings_probe")
+    # A custom plan would hold the moment itself.
+    assert "$1" in str(plan["Plan"])
+
+
+def test_h3_the_delegated_refresh_keeps_its_custom_plans():
+    """H3 (D4): the refresh whose plan depends on its accounts is planned on each call."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proname, proconfig FROM pg_proc WHERE proname IN "
+            "('delegation_accounts_refresh', 'delegation_customer_delegated')"
+        )
+        configs = dict(cursor.fetchall())
+    assert len(configs) == 2
+    for config in configs.values():
+        assert "plan_cache_mode=force_custom_plan" in config
+
+
+@override_settings(PG_GENERIC_PLANS=False, PG_MEMOIZE=True)
+def test_h3_pg_generic_plans_off_leaves_postgresqls_default():
+    assert _on_a_new_connection("plan_cache_mode") == "auto"
 
 
 def test_h3_other_databases_are_left_alone():
