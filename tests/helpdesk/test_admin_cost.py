@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from helpdesk.admin import _djangos_template, _permissions_of
-from tests.factories import TOTPDeviceFactory, UserFactory
+from tests.factories import MembershipFactory, TOTPDeviceFactory, UserFactory
 from tests.helpdesk.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +144,22 @@ def test_search_count_can_read_the_index_alone(client_for, staff_user):
         cursor.execute("EXPLAIN " + count)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Only Scan using ticket_updated_subject" in plan, plan
+
+
+def test_h4_admin_pages_skip_the_portals_switcher(
+    client_for, staff_user, customer, other_customer
+):
+    """H4: the admin's pages read no customers for the portal's header (they show Django's);
+    a portal page of the same user still gets its switcher."""
+    MembershipFactory(user=staff_user, customer=customer)
+    MembershipFactory(user=staff_user, customer=other_customer)
+    client = client_for(staff_user, device=TOTPDeviceFactory(user=staff_user))
+    with CaptureQueriesContext(connection) as admin_page:
+        response = client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    assert "switchable_customers" not in response.context
+    assert not any("accounts_membership" in q["sql"] for q in admin_page.captured_queries)
+    dashboard = client.get(reverse("portal:dashboard", args=[customer.number]))
+    assert dashboard.status_code == 200
+    assert 'class="switcher' in dashboard.content.decode()
+    assert other_customer.name in dashboard.content.decode()
