@@ -146,9 +146,7 @@ def test_search_count_can_read_the_index_alone(client_for, staff_user):
     assert "Index Only Scan using ticket_updated_subject" in plan, plan
 
 
-def test_h4_admin_pages_skip_the_portals_switcher(
-    client_for, staff_user, customer, other_customer
-):
+def test_h4_admin_pages_skip_the_portals_switcher(client_for, staff_user, customer, other_customer):
     """H4: the admin's pages read no customers for the portal's header (they show Django's);
     a portal page of the same user still gets its switcher."""
     MembershipFactory(user=staff_user, customer=customer)
