@@ -17,8 +17,10 @@ a window) left as a parameter. Left to choose, PostgreSQL compares the generic p
 estimated cost with the custom plans' and, where it guesses a range of moments worse
 than it is, plans every call again: two of the access overview's sections, the same
 plan each time, 0.65 and 0.2 ms of planning against 0.15 and 0.1 ms of running it
-(``EXPLAIN ANALYZE``, make bench). Nothing else on these connections is prepared
-(Django's psycopg cursors bind on the client); in PL/pgSQL the triggers' statements look
+(``EXPLAIN ANALYZE``, make bench). Nothing else on these connections is prepared:
+Django's psycopg cursors bind on the client. A database configured with
+``server_side_binding`` has psycopg prepare any query run five times, whatever its
+values: there PostgreSQL keeps its own choice. In PL/pgSQL the triggers' statements look
 rows up by key, and the delegated-accounts refresh, whose plan does depend on its
 values, keeps its own ``force_custom_plan`` (``delegation/migrations/0006``).
 ``PG_GENERIC_PLANS=0`` leaves PostgreSQL's default (``auto``).
@@ -36,7 +38,8 @@ def session_settings(sender, connection, **kwargs) -> None:
     statements = []
     if not getattr(settings, "PG_MEMOIZE", False):
         statements.append("SET enable_memoize = off")
-    if getattr(settings, "PG_GENERIC_PLANS", True):
+    server_side_binding = connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    if getattr(settings, "PG_GENERIC_PLANS", True) and not server_side_binding:
         statements.append("SET plan_cache_mode = force_generic_plan")
     if statements:
         with connection.connection.cursor() as cursor:

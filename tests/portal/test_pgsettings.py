@@ -79,6 +79,21 @@ def test_h3_pg_generic_plans_off_leaves_postgresqls_default():
     assert _on_a_new_connection("plan_cache_mode") == "auto"
 
 
+def test_h3_server_side_binding_leaves_the_choice_to_postgresql():
+    """H3: where psycopg prepares every query run five times, no plan is forced on them."""
+    fresh = connections.create_connection("default")
+    options = {**fresh.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
+    fresh.settings_dict = {**fresh.settings_dict, "OPTIONS": options}
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone()[0] == "auto"
+            cursor.execute("SHOW enable_memoize")
+            assert cursor.fetchone()[0] == "off"
+    finally:
+        fresh.close()
+
+
 def test_h3_other_databases_are_left_alone():
     class Other:
         vendor = "sqlite"
