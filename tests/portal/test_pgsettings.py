@@ -13,23 +13,26 @@ pytestmark = [
 ]
 
 
-def _on_a_new_connection(name: str) -> str:
+def _on_a_new_connection(*names: str, **options) -> list[str]:
+    """The settings ``names`` on a new connection (with these database ``OPTIONS``)."""
     fresh = connections.create_connection("default")
+    if options:
+        merged = {**fresh.settings_dict.get("OPTIONS", {}), **options}
+        fresh.settings_dict = {**fresh.settings_dict, "OPTIONS": merged}
     try:
         with fresh.cursor() as cursor:
-            cursor.execute(f"SHOW {name}")
-            return cursor.fetchone()[0]
+            shown = []
+            for name in names:
+                cursor.execute(f"SHOW {name}")
+                shown.append(cursor.fetchone()[0])
+            return shown
     finally:
         fresh.close()
 
 
-def _memoize_on_a_new_connection() -> str:
-    return _on_a_new_connection("enable_memoize")
-
-
 def test_h3_a_new_connection_plans_without_memoize():
     """H3: the manager's ticket list (and every page) is planned without Memoize."""
-    assert _memoize_on_a_new_connection() == "off"
+    assert _on_a_new_connection("enable_memoize") == ["off"]
     with connection.cursor() as cursor:
         cursor.execute("SHOW enable_memoize")
         assert cursor.fetchone()[0] == "off"
@@ -37,12 +40,12 @@ def test_h3_a_new_connection_plans_without_memoize():
 
 @override_settings(PG_MEMOIZE=True)
 def test_h3_pg_memoize_leaves_postgresqls_default():
-    assert _memoize_on_a_new_connection() == "on"
+    assert _on_a_new_connection("enable_memoize") == ["on"]
 
 
 def test_h3_prepared_statements_run_their_generic_plan():
     """H3: a statement prepared per customer is not planned again on every call."""
-    assert _on_a_new_connection("plan_cache_mode") == "force_generic_plan"
+    assert _on_a_new_connection("plan_cache_mode") == ["force_generic_plan"]
     with connection.cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
         assert cursor.fetchone()[0] == "force_generic_plan"
@@ -76,22 +79,13 @@ def test_h3_the_delegated_refresh_keeps_its_custom_plans():
 
 @override_settings(PG_GENERIC_PLANS=False, PG_MEMOIZE=True)
 def test_h3_pg_generic_plans_off_leaves_postgresqls_default():
-    assert _on_a_new_connection("plan_cache_mode") == "auto"
+    assert _on_a_new_connection("plan_cache_mode") == ["auto"]
 
 
 def test_h3_server_side_binding_leaves_the_choice_to_postgresql():
     """H3: where psycopg prepares every query run five times, no plan is forced on them."""
-    fresh = connections.create_connection("default")
-    options = {**fresh.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
-    fresh.settings_dict = {**fresh.settings_dict, "OPTIONS": options}
-    try:
-        with fresh.cursor() as cursor:
-            cursor.execute("SHOW plan_cache_mode")
-            assert cursor.fetchone()[0] == "auto"
-            cursor.execute("SHOW enable_memoize")
-            assert cursor.fetchone()[0] == "off"
-    finally:
-        fresh.close()
+    shown = _on_a_new_connection("plan_cache_mode", "enable_memoize", server_side_binding=True)
+    assert shown == ["auto", "off"]
 
 
 def test_h3_other_databases_are_left_alone():
